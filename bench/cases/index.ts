@@ -1,0 +1,36 @@
+// >>> tsserve cases go here. <<<
+// Each case measures tsserve itself and returns report rows compared with the floors of the same run.
+// To add one: write bench/cases/<name>.ts exporting a BenchCase, import it below, add it to `cases`.
+// Planned (issue 2, "Benchmark"):
+//   (c) tsserve HTTP -> one no-op replica:            rps,  ratioTo floors.hello.rps, target 0.5
+//   (d) tsserve HTTP -> ingress -> one downstream:    rps,  ratioTo floors.hello.rps, target 0.35
+//   (e) handle calls from the main thread:
+//       sequential p50 us, ratioTo floors.roundTrip.p50Us, target 1.5, lowerIsBetter
+//       256 in flight calls/s, ratioTo floors.pipelined.perS, targetValue 300_000
+import type { HttpLoadResult } from "../load.ts";
+import type { LatencyResult } from "../floors.ts";
+import type { Row } from "../report.ts";
+
+/** Floors measured earlier in the same run; compare against these, never against other runs. */
+export interface Floors {
+  hello: HttpLoadResult;
+  workerHop: HttpLoadResult;
+  roundTrip: LatencyResult;
+  pipelined: { perS: number };
+}
+
+export interface BenchContext {
+  quick: boolean;
+  /** Use for every HTTP measurement so cases and floors load the same way. */
+  http: { connections: number; durationS: number; warmupS: number };
+  floors: Floors;
+}
+
+export interface BenchCase {
+  name: string;
+  run(ctx: BenchContext): Promise<Row[]>;
+}
+
+export const cases: BenchCase[] = [
+  // (c), (d), (e) will be added here.
+];

@@ -1,0 +1,67 @@
+// `bun bench/run.ts [--quick] [--no-stream]`: measures the floors, then every tsserve case in
+// bench/cases/index.ts, and prints one table. Ratios are only meaningful within one run.
+import { cases, type BenchContext, type Floors } from "./cases/index.ts";
+import {
+  measureHelloFloor,
+  measureHttpStream,
+  measurePortStream,
+  measureRoundTripLatency,
+  measureRoundTripPipelined,
+  measureWorkerHopFloor,
+  measureWorkerSpawn,
+} from "./floors.ts";
+import { ensureWrk } from "./load.ts";
+import { allPass, printTable, type Row } from "./report.ts";
+
+const quick = process.argv.includes("--quick");
+const streams = !process.argv.includes("--no-stream");
+const http = { connections: 64, durationS: quick ? 2 : 4, warmupS: quick ? 0 : 1 };
+const shortS = quick ? 1 : 2;
+
+const step = async <T>(label: string, f: () => Promise<T>): Promise<T> => {
+  const t0 = performance.now();
+  const r = await f();
+  console.error(`bench: ${label} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+  return r;
+};
+
+const started = performance.now();
+const wrk = await ensureWrk();
+console.error(`bench: load generator ${wrk ?? "bun bench/loadgen.ts"}, ${http.connections} connections, ${http.durationS} s${quick ? " (quick)" : ""}`);
+
+const hello = await step("(a) hello", () => measureHelloFloor(http));
+const workerHop = await step("(b) worker hop", () => measureWorkerHopFloor(http));
+const roundTrip = await step("round trip latency", () => measureRoundTripLatency({ count: quick ? 5_000 : 20_000 }));
+const pipelined = await step("round trip pipelined", () => measureRoundTripPipelined({ inFlight: 256, durationS: shortS }));
+const spawn = await step("worker spawn", () => measureWorkerSpawn({ count: 5 }));
+const floors: Floors = { hello, workerHop, roundTrip, pipelined };
+
+const rows: Row[] = [
+  { name: "(a) Bun.serve hello", value: hello.rps, unit: "req/s", ratioTo: hello.rps },
+  { name: "(b) Bun.serve + worker hop", value: workerHop.rps, unit: "req/s", ratioTo: hello.rps },
+  { name: "raw round trip p50", value: roundTrip.p50Us, unit: "us" },
+  { name: "raw round trip p99", value: roundTrip.p99Us, unit: "us" },
+  { name: "raw round trips, 256 in flight", value: pipelined.perS, unit: "/s" },
+  { name: "worker spawn p50 (first)", value: spawn.p50Ms, unit: `ms (${spawn.firstMs.toFixed(1)})` },
+];
+
+if (streams) {
+  const port1 = await step("port stream w64", () => measurePortStream({ durationS: shortS, window: 64 }));
+  const port64 = await step("port stream w64 x64", () => measurePortStream({ durationS: shortS, window: 64, perMessage: 64 }));
+  const httpStream = await step("http stream", () => measureHttpStream({ durationS: shortS }));
+  rows.push(
+    { name: "stream: port, window 64, 1/msg", value: port1.itemsPerS, unit: "items/s" },
+    { name: "stream: port, window 64, 64/msg", value: port64.itemsPerS, unit: "items/s", ratioTo: port1.itemsPerS },
+    { name: "stream: Bun.serve main-thread 16 B", value: httpStream.chunksPerS, unit: "chunks/s" },
+  );
+}
+
+// >>> tsserve cases (c), (d), (e): see bench/cases/index.ts <<<
+const ctx: BenchContext = { quick, http, floors };
+for (const c of cases) rows.push(...(await step(c.name, () => c.run(ctx))));
+
+const errors = hello.errors + workerHop.errors;
+console.log();
+printTable(rows);
+console.log(`\nload: ${hello.tool}; HTTP errors ${errors}; total ${((performance.now() - started) / 1000).toFixed(1)} s`);
+process.exit(allPass(rows) && errors === 0 ? 0 : 1);

@@ -1,0 +1,258 @@
+/**
+ * The controller: which applications exist, their deployments and replicas, who calls whom
+ * (every caller thread gets a direct port to every replica it routes to), and status.
+ */
+import * as Comlink from "comlink";
+import { DeploymentUnavailableError, ServeError } from "../../sdk/errors.ts";
+import type { AppSpec } from "../../sdk/graph.ts";
+import type { ApplicationStatus, ServeStatus } from "../../sdk/status.ts";
+import type { RouterLimits } from "../router/router.ts";
+import type { Directory } from "../replica/directory.ts";
+import type { ControllerForReplica } from "../replica/host.ts";
+import { DeploymentState } from "./deployment.ts";
+import { ReplicaWorker } from "./worker.ts";
+
+/** A thread that calls replicas: the main thread, or a replica holding handles. */
+export interface CallerThread {
+  addLink(replicaId: string, port: MessagePort): void;
+  setReplicas(key: string, ids: string[], limits: RouterLimits): void;
+  unavailable(key: string, message: string, name: string): void;
+  replicaDied(replicaId: string, message: string): void;
+  setDirectory(directory: Directory): void;
+}
+
+export interface AppState {
+  spec: AppSpec;
+  status: ApplicationStatus;
+  message: string;
+  deployments: Map<string, DeploymentState>;
+}
+
+export class Controller {
+  readonly apps = new Map<string, AppState>();
+  /** Live deployments by "app/deployment": what routers route to. */
+  readonly #live = new Map<string, DeploymentState>();
+  readonly #threads = new Map<string, CallerThread>();
+  readonly #subscribers = new Map<string, Set<string>>();
+  readonly #connected = new Set<string>();
+  readonly #replicas = new Map<string, ReplicaWorker>();
+  /** Called when routes change (the proxy rebuilds its table). */
+  onRoutesChanged: () => void = () => {};
+
+  constructor(main: CallerThread) {
+    this.#threads.set("main", main);
+  }
+
+  /** Deploys (or redeploys) an application; resolves when every replica runs. */
+  async deploy(spec: AppSpec): Promise<void> {
+    if (spec.routePrefix !== null) {
+      for (const [name, app] of this.apps) {
+        if (name !== spec.name && app.spec.routePrefix === spec.routePrefix) {
+          throw new ServeError(`routePrefix "${spec.routePrefix}" is already used by application "${name}"; choose another prefix or delete that application`);
+        }
+      }
+    }
+    const old = this.apps.get(spec.name);
+    const app: AppState = { spec, status: "DEPLOYING", message: "", deployments: new Map() };
+    const starting: DeploymentState[] = [];
+    const replaced: DeploymentState[] = [];
+    const reconfigured: Promise<void>[] = [];
+    for (const dspec of spec.deployments) {
+      const prev = old?.deployments.get(dspec.name);
+      if (prev && DeploymentState.version(prev.spec) === DeploymentState.version(dspec) && prev.status !== "DEPLOY_FAILED") {
+        reconfigured.push(this.#updateInPlace(prev, dspec));
+        app.deployments.set(dspec.name, prev);
+        continue;
+      }
+      const d = new DeploymentState(spec.name, dspec, this.#events);
+      app.deployments.set(dspec.name, d);
+      starting.push(d);
+      if (prev) replaced.push(prev);
+      else this.#live.set(d.key, d);
+    }
+    const dropped = old ? [...old.deployments.values()].filter((d) => !app.deployments.has(d.spec.name) ) : [];
+    this.apps.set(spec.name, app);
+    this.#broadcastDirectory();
+    try {
+      await Promise.all([...starting.map((d) => d.reconcile()), ...reconfigured]);
+    } catch (err) {
+      app.status = "DEPLOY_FAILED";
+      app.message = (err as Error).message;
+      for (const d of starting) {
+        this.#live.set(d.key, d);
+        this.#closeRoutes(d.key, new DeploymentUnavailableError(`${spec.name} is unavailable because it failed to deploy.`));
+        void d.stop();
+      }
+      this.onRoutesChanged();
+      throw err;
+    }
+    // Swap the new deployments in, then let the replaced ones finish what they were doing.
+    for (const d of starting) {
+      this.#live.set(d.key, d);
+      this.#publish(d);
+    }
+    app.status = "RUNNING";
+    this.onRoutesChanged();
+    await Promise.all([...replaced, ...dropped].map((d) => this.#retire(d)));
+  }
+
+  async #updateInPlace(d: DeploymentState, spec: AppSpec["deployments"][number]): Promise<void> {
+    const before = d.spec.options;
+    d.spec = spec;
+    if (before.maxOngoingRequests !== spec.options.maxOngoingRequests) {
+      await Promise.all(d.replicas.map((r) => r.host.setMaxOngoing(spec.options.maxOngoingRequests)));
+    }
+    if (JSON.stringify(before.userConfig) !== JSON.stringify(spec.options.userConfig) && spec.options.userConfig !== undefined) {
+      await Promise.all(d.running().map((r) => r.host.reconfigure(spec.options.userConfig)));
+    }
+    await d.reconcile();
+    this.#publish(d);
+  }
+
+  async #retire(d: DeploymentState): Promise<void> {
+    if (this.#live.get(d.key) === d) {
+      this.#live.delete(d.key);
+      this.#closeRoutes(d.key, new DeploymentUnavailableError(`deployment ${d.key} was deleted`));
+    }
+    await d.stop();
+  }
+
+  /** Removes an application; idempotent. */
+  async delete(name: string): Promise<void> {
+    const app = this.apps.get(name);
+    if (!app) return;
+    app.status = "DELETING";
+    this.onRoutesChanged();
+    await Promise.all([...app.deployments.values()].map((d) => this.#retire(d)));
+    this.apps.delete(name);
+    this.#broadcastDirectory();
+    this.onRoutesChanged();
+  }
+
+  async shutdown(): Promise<void> {
+    await Promise.all([...this.apps.keys()].map((n) => this.delete(n)));
+  }
+
+  /** A thread asks for the replicas of a deployment (now and as they change). */
+  subscribe(thread: string, appName: string, deploymentName: string): void {
+    const key = `${appName}/${deploymentName}`;
+    let subs = this.#subscribers.get(key);
+    if (!subs) this.#subscribers.set(key, (subs = new Set()));
+    subs.add(thread);
+    const d = this.#live.get(key);
+    if (!d) {
+      const app = this.apps.get(appName);
+      if (!app?.deployments.has(deploymentName)) {
+        this.#threads.get(thread)?.unavailable(key, `no deployment "${deploymentName}" in application "${appName}"`, "DeploymentUnavailableError");
+      }
+      return;
+    }
+    if (d.status === "DEPLOY_FAILED") {
+      this.#threads.get(thread)?.unavailable(key, `${appName} is unavailable because it failed to deploy.`, "DeploymentUnavailableError");
+      return;
+    }
+    this.#publishTo(thread, d);
+  }
+
+  /** Gives `thread` a direct port to `replicaId` (if it has none). */
+  connect(thread: string, replicaId: string): void {
+    const pair = `${thread}>${replicaId}`;
+    if (this.#connected.has(pair)) return;
+    const r = this.#replicas.get(replicaId);
+    const t = this.#threads.get(thread);
+    if (!r || !t || !r.alive) return void t?.replicaDied(replicaId, `replica ${replicaId} is not running`);
+    this.#connected.add(pair);
+    const { port1, port2 } = new MessageChannel();
+    void r.host.accept(Comlink.transfer(port2, [port2]), thread);
+    t.addLink(replicaId, port1);
+  }
+
+  #publish(d: DeploymentState): void {
+    for (const thread of this.#subscribers.get(d.key) ?? []) this.#publishTo(thread, d);
+  }
+
+  #publishTo(thread: string, d: DeploymentState): void {
+    const t = this.#threads.get(thread);
+    if (!t) return;
+    const running = d.running();
+    for (const r of running) this.connect(thread, r.id);
+    t.setReplicas(d.key, running.map((r) => r.id), d.limits);
+  }
+
+  #closeRoutes(key: string, err: Error): void {
+    for (const thread of this.#subscribers.get(key) ?? []) this.#threads.get(thread)?.unavailable(key, err.message, err.name);
+  }
+
+  #broadcastDirectory(): void {
+    const dir = this.directory();
+    for (const [name, t] of this.#threads) if (name !== "main") t.setDirectory(dir);
+  }
+
+  directory(): Directory {
+    const dir: Directory = {};
+    for (const [name, app] of this.apps) dir[name] = { ingress: app.spec.ingress, deployments: [...app.deployments.keys()] };
+    return dir;
+  }
+
+  readonly #events = {
+    changed: (d: DeploymentState) => {
+      if (this.#live.get(d.key) === d) this.#publish(d);
+    },
+    died: (_d: DeploymentState, r: ReplicaWorker, err: Error) => this.#forgetReplica(r, err.message),
+    create: (d: DeploymentState): ReplicaWorker => this.#createReplica(d),
+    directory: () => this.directory(),
+  };
+
+  #createReplica(d: DeploymentState): ReplicaWorker {
+    // The replica's own requests to the controller, bound to its name.
+    let id = "";
+    const api: ControllerForReplica = {
+      subscribe: (appName, deploymentName) => this.subscribe(id, appName, deploymentName),
+      connect: (replicaId) => this.connect(id, replicaId),
+    };
+    const r = new ReplicaWorker(d.appName, d.spec, api);
+    id = r.id;
+    this.#replicas.set(r.id, r);
+    this.#threads.set(r.id, {
+      addLink: (replicaId, port) => void r.host.addLink(replicaId, Comlink.transfer(port, [port])),
+      setReplicas: (key, ids, limits) => void r.host.setReplicas(key, ids, limits),
+      unavailable: (key, message, name) => void r.host.unavailable(key, message, name),
+      replicaDied: (replicaId, message) => void r.host.replicaDied(replicaId, message),
+      setDirectory: (dir) => void r.host.setDirectory(dir),
+    });
+    r.onExit((err) => {
+      // A replica that dies while starting never took traffic, but others may hold ports to it.
+      if (r.state === "STARTING") this.#forgetReplica(r, err.message);
+    });
+    const kill = r.kill.bind(r);
+    r.kill = () => {
+      kill();
+      this.#forgetReplica(r, `replica ${r.id} stopped`);
+    };
+    return r;
+  }
+
+  /** A replica is gone: every thread drops its port to it, and it stops being a caller. */
+  #forgetReplica(r: ReplicaWorker, message: string): void {
+    if (!this.#replicas.delete(r.id)) return;
+    this.#threads.delete(r.id);
+    for (const pair of [...this.#connected]) {
+      const [from, to] = pair.split(">");
+      if (to === r.id || from === r.id) this.#connected.delete(pair);
+    }
+    for (const subs of this.#subscribers.values()) subs.delete(r.id);
+    for (const t of this.#threads.values()) t.replicaDied(r.id, message);
+  }
+
+  status(): ServeStatus["applications"] {
+    const out: ServeStatus["applications"] = {};
+    for (const [name, app] of this.apps) {
+      const deployments: Record<string, ReturnType<DeploymentState["info"]>> = {};
+      for (const [dn, d] of app.deployments) deployments[dn] = d.info();
+      let status = app.status;
+      if (status === "RUNNING" && Object.values(deployments).some((d) => d.status === "UNHEALTHY")) status = "UNHEALTHY";
+      out[name] = { status, message: app.message, routePrefix: app.spec.routePrefix, deployments };
+    }
+    return out;
+  }
+}

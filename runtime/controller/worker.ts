@@ -1,0 +1,106 @@
+/**
+ * One replica as the controller sees it: its Worker, the Comlink proxy that drives it, its
+ * state, and how it ends (gracefully, or by dying).
+ */
+import * as Comlink from "comlink";
+import type { DeploymentSpec } from "../../sdk/graph.ts";
+import type { ReplicaState } from "../../sdk/status.ts";
+import { workerUrl } from "../platform/index.ts";
+import type { Directory } from "../replica/directory.ts";
+import type { ControllerForReplica, ReplicaHost } from "../replica/host.ts";
+
+const ENTRY = workerUrl("runtime/replica/entry.ts");
+
+let seq = 0;
+const suffix = Math.random().toString(36).slice(2, 6);
+
+export class ReplicaWorker {
+  readonly id: string;
+  state: ReplicaState = "STARTING";
+  readonly host: Comlink.Remote<ReplicaHost>;
+  readonly #worker: Worker;
+  /** Kept referenced for the Worker's life (a collected endpoint would drop replica calls). */
+  readonly #controllerPort: MessagePort;
+  #exited = false;
+  #onExit: ((err: Error) => void)[] = [];
+
+  constructor(
+    readonly appName: string,
+    readonly spec: DeploymentSpec,
+    controllerApi: ControllerForReplica,
+  ) {
+    this.id = `${appName}#${spec.name}#${suffix}${(++seq).toString(36)}`;
+    this.#worker = new Worker(ENTRY);
+    this.#worker.addEventListener("error", (ev: Event) => {
+      const e = ev as ErrorEvent;
+      this.#exit(new Error(`replica ${this.id} crashed: ${e.message ?? e.error ?? "unknown error"}`));
+    });
+    this.#worker.addEventListener("close", () => this.#exit(new Error(`replica ${this.id} exited`)));
+    this.host = Comlink.wrap<ReplicaHost>(this.#worker as unknown as Comlink.Endpoint);
+    const { port1, port2 } = new MessageChannel();
+    this.#controllerPort = port1;
+    Comlink.expose(controllerApi, port1 as unknown as Comlink.Endpoint);
+    this.#replicaEnd = port2;
+  }
+
+  #replicaEnd: MessagePort | undefined;
+
+  /** Imports, constructs and initialises the replica; rejects with the user's error, or if the Worker dies. */
+  async start(directory: Directory): Promise<void> {
+    const port = this.#replicaEnd!;
+    this.#replicaEnd = undefined;
+    const init = { replicaId: this.id, appName: this.appName, spec: this.spec, directory, controller: port };
+    await Promise.race([
+      this.host.start(Comlink.transfer(init, [port])),
+      new Promise<never>((_, reject) => this.onExit(reject)),
+    ]);
+    this.state = "RUNNING";
+  }
+
+  /** Runs `listener` once, if the Worker crashes or exits (not when stopped on purpose). */
+  onExit(listener: (err: Error) => void): void {
+    if (this.#exited) return;
+    this.#onExit.push(listener);
+  }
+
+  #exit(err: Error): void {
+    if (this.#exited) return;
+    this.#exited = true;
+    const listeners = this.#onExit;
+    this.#onExit = [];
+    for (const l of listeners) l(err);
+  }
+
+  get alive(): boolean {
+    return !this.#exited;
+  }
+
+  /** Drains (up to `timeoutMs`), disposes, then ends the Worker. */
+  async stop(timeoutMs: number): Promise<void> {
+    if (this.#exited) return;
+    this.state = "STOPPING";
+    this.#onExit = [];
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      await Promise.race([
+        this.host.stop(timeoutMs),
+        new Promise<void>((r) => (timer = setTimeout(r, timeoutMs + 1000))),
+        new Promise<void>((r) => this.onExit(() => r())),
+      ]);
+    } catch {
+      // The replica failed while stopping: it is ended below all the same.
+    } finally {
+      clearTimeout(timer);
+      this.kill();
+    }
+  }
+
+  /** Ends the Worker now. */
+  kill(): void {
+    this.#onExit = [];
+    this.#exited = true;
+    this.host[Comlink.releaseProxy]();
+    this.#controllerPort.close();
+    this.#worker.terminate();
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * The main thread's runtime: the controller, the HTTP proxy and the main thread's client,
+ * plugged into the SDK (this is what `serve.start()`/`serve.run()` reach).
+ */
+import { ServeError } from "../sdk/errors.ts";
+import type { Application } from "../sdk/deployment.ts";
+import { buildAppSpec } from "../sdk/graph.ts";
+import { installRuntime, type Call, type CallOptions, type HandleTarget, type Runtime, type RunOptions, type StartOptions, type StreamCall } from "../sdk/runtime.ts";
+import type { ServeStatus } from "../sdk/status.ts";
+import { Controller } from "./controller/controller.ts";
+import { registerBuiltins, serveHttp, type HttpServer } from "./platform/index.ts";
+import { DEFAULT_MAX_BODY, Proxy, proxyApp } from "./proxy/index.ts";
+import { resolveTarget } from "./replica/directory.ts";
+import { Client } from "./router/client.ts";
+
+export const DEFAULT_HTTP = { host: "127.0.0.1", port: 8000 };
+
+export class MainRuntime implements Runtime {
+  readonly client: Client;
+  readonly controller: Controller;
+  #proxy: Proxy | undefined;
+  #server: HttpServer | undefined;
+  #starting: Promise<{ httpUrl: string }> | undefined;
+
+  constructor() {
+    this.client = new Client("main", {
+      subscribe: (t) => queueMicrotask(() => this.controller.subscribe("main", t.appName, t.deploymentName)),
+      connect: (id) => queueMicrotask(() => this.controller.connect("main", id)),
+    });
+    const client = this.client;
+    this.controller = new Controller({
+      addLink: (id, port) => client.addLink(id, port),
+      setReplicas: (key, ids, limits) => client.setReplicas(key, ids, limits),
+      unavailable: (key, message, name) => {
+        const err = new ServeError(message);
+        err.name = name;
+        client.unavailable(key, err);
+      },
+      replicaDied: (id, message) => {
+        const err = new ServeError(message);
+        err.name = "ReplicaDiedError";
+        client.replicaDied(id, err);
+      },
+      setDirectory: () => {},
+    });
+    this.controller.onRoutesChanged = () => this.#updateRoutes();
+  }
+
+  start(options: StartOptions = {}): Promise<{ httpUrl: string }> {
+    this.#starting ??= this.#start(options);
+    return this.#starting;
+  }
+
+  async #start(options: StartOptions): Promise<{ httpUrl: string }> {
+    await registerBuiltins();
+    const http = { ...DEFAULT_HTTP, ...options.http };
+    if (!Number.isInteger(http.port) || http.port < 0 || http.port > 65535) throw new TypeError(`http.port must be an integer from 0 to 65535, got ${http.port}`);
+    const timeout = http.requestTimeoutMs ?? null;
+    if (timeout !== null && !(typeof timeout === "number" && timeout > 0)) throw new TypeError(`http.requestTimeoutMs must be a number > 0 or null, got ${timeout}`);
+    this.#proxy = new Proxy(this.client, { maxBodyBytes: DEFAULT_MAX_BODY, requestTimeoutMs: timeout }, (name) =>
+      this.controller.apps.get(name)?.status === "DEPLOY_FAILED" ? "failed" : "ok",
+    );
+    const app = proxyApp(this.#proxy);
+    try {
+      this.#server = serveHttp({ host: http.host, port: http.port, maxRequestBodySize: DEFAULT_MAX_BODY + 1 }, (req, srv) => app.fetch(req) as Promise<Response>);
+    } catch (err) {
+      this.#starting = undefined;
+      throw new ServeError(`cannot listen on ${http.host}:${http.port}: ${(err as Error).message}; is another server using that port? Pick another with serve.start({ http: { port } })`);
+    }
+    this.#updateRoutes();
+    return { httpUrl: this.#server.url };
+  }
+
+  async run(app: Application, options: Required<RunOptions>): Promise<HandleTarget> {
+    const spec = buildAppSpec(app, options.name, options.routePrefix);
+    await this.start();
+    await this.controller.deploy(spec);
+    return { appName: spec.name, deploymentName: spec.ingress };
+  }
+
+  delete(name: string): Promise<void> {
+    return this.controller.delete(name);
+  }
+
+  async shutdown(): Promise<void> {
+    await this.controller.shutdown();
+    await this.#server?.stop();
+    this.client.close();
+    this.#server = undefined;
+    this.#proxy = undefined;
+    installRuntime(undefined);
+    if (current === this) current = undefined;
+  }
+
+  async status(): Promise<ServeStatus> {
+    return {
+      proxy: { url: this.#server?.url ?? null, status: this.#server ? "HEALTHY" : "NOT_STARTED" },
+      applications: this.controller.status(),
+    };
+  }
+
+  target(appName: string, deploymentName?: string): HandleTarget {
+    return resolveTarget(this.controller.directory(), appName, deploymentName);
+  }
+
+  call(target: HandleTarget, options: CallOptions, method: string, args: unknown[]): Call {
+    return this.client.call(target, options, method, args);
+  }
+
+  stream(target: HandleTarget, options: CallOptions, method: string, args: unknown[]): StreamCall {
+    return this.client.stream(target, options, method, args);
+  }
+
+  get proxy(): Proxy | undefined {
+    return this.#proxy;
+  }
+
+  #updateRoutes(): void {
+    if (!this.#proxy) return;
+    const routes = [];
+    for (const [name, app] of this.controller.apps) {
+      if (app.spec.routePrefix !== null && app.status !== "DELETING") routes.push({ prefix: app.spec.routePrefix, appName: name, ingress: app.spec.ingress });
+    }
+    this.#proxy.routes.set(routes);
+  }
+}
+
+let current: MainRuntime | undefined;
+
+/** The main thread's runtime (a fresh one after shutdown). */
+export function mainRuntime(): MainRuntime {
+  return (current ??= new MainRuntime());
+}

@@ -1,0 +1,25 @@
+/** The HTTP listener: Bun.serve (through Elysia's Bun adapter in the proxy). */
+export interface HttpServer {
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+export type FetchHandler = (request: Request, server: { timeout(request: Request, seconds: number): void }) => Response | Promise<Response>;
+
+/** Listens on host:port (0 = a free port); `reusePort: false` so a second instance cannot share the port silently. */
+export function serveHttp(options: { host: string; port: number; maxRequestBodySize: number }, fetch: FetchHandler): HttpServer {
+  const server = Bun.serve({
+    hostname: options.host,
+    port: options.port,
+    reusePort: false,
+    maxRequestBodySize: options.maxRequestBodySize,
+    fetch: (req, srv) => fetch(req, srv),
+  });
+  const host = options.host.includes(":") ? `[${options.host}]` : options.host;
+  return {
+    url: `http://${host}:${server.port}`,
+    async stop() {
+      await server.stop(true);
+    },
+  };
+}

@@ -1,0 +1,8 @@
+/**
+ * The few Bun-only calls tsserve makes, in one place, so a Deno port replaces this folder
+ * and nothing else.
+ */
+export { serveHttp, type HttpServer } from "./http.ts";
+export { registerBuiltins } from "./builtins.ts";
+export { workerUrl, isCompiled } from "./workers.ts";
+export { parseYaml } from "./yaml.ts";

@@ -1,0 +1,126 @@
+/**
+ * The HTTP proxy: matches the route prefix, sends the request to the app's ingress replica
+ * through the proxy's router, and turns the answer into a Response. Testable without a
+ * socket: `proxy.handle(new Request(...))`.
+ */
+import type { BackPressureError } from "../../sdk/errors.ts";
+import type { Client } from "../router/client.ts";
+import { newRequestId } from "../router/client.ts";
+import type { HttpRequestData } from "../wire/protocol.ts";
+import { streamedResponse, wholeResponse } from "./body.ts";
+import { type Route, RouteTable } from "./routes.ts";
+
+export interface ProxyOptions {
+  /** Largest request body accepted, in bytes (default 100 MiB). */
+  maxBodyBytes: number;
+  /** Cancel a request that has not answered after this long (null: never). */
+  requestTimeoutMs: number | null;
+}
+
+export const DEFAULT_MAX_BODY = 100 * 1024 * 1024;
+
+/** Lets the proxy ask whether an app can serve (it failed to deploy, or is starting). */
+export type AppHealth = (appName: string) => "ok" | "failed";
+
+const text = (status: number, body: string, requestId?: string) =>
+  new Response(body, { status, headers: requestId ? { "content-type": "text/plain; charset=utf-8", "x-request-id": requestId } : { "content-type": "text/plain; charset=utf-8" } });
+
+type Timeouts = { timeout(request: Request, seconds: number): void };
+
+export class Proxy {
+  readonly routes = new RouteTable();
+
+  constructor(
+    readonly client: Client,
+    readonly options: ProxyOptions,
+    readonly appHealth: AppHealth,
+  ) {}
+
+  async handle(request: Request, server?: Timeouts): Promise<Response> {
+    const url = request.url;
+    const pathStart = url.indexOf("/", url.indexOf("//") + 2);
+    const queryStart = url.indexOf("?", pathStart);
+    const path = pathStart < 0 ? "/" : url.slice(pathStart, queryStart < 0 ? undefined : queryStart);
+    const route = this.routes.match(path);
+    const requestId = request.headers.get("x-request-id") || newRequestId();
+    if (!route) {
+      return text(404, `Path '${path}' not found. Ping ${url.slice(0, pathStart)}/-/routes for available routes.`, requestId);
+    }
+    if (this.appHealth(route.appName) === "failed") {
+      return text(503, `Application '${route.appName}' is unavailable because it failed to deploy.`, requestId);
+    }
+    const length = Number(request.headers.get("content-length") ?? 0);
+    if (length > this.options.maxBodyBytes) return this.#tooLarge(length, requestId);
+    let body: ArrayBuffer | null = null;
+    if (request.body && request.method !== "GET" && request.method !== "HEAD") {
+      body = await request.arrayBuffer();
+      if (body.byteLength > this.options.maxBodyBytes) return this.#tooLarge(body.byteLength, requestId);
+      if (body.byteLength === 0) body = null;
+    }
+    const rest = path.slice(route.prefix === "/" ? 0 : route.prefix.length) || "/";
+    const data: HttpRequestData = {
+      method: request.method,
+      url: `${url.slice(0, pathStart)}${rest}${queryStart < 0 ? "" : url.slice(queryStart)}`,
+      headers: [...request.headers],
+      body,
+    };
+    return this.#forward(request, server, route, data, requestId);
+  }
+
+  async #forward(request: Request, server: Timeouts | undefined, route: Route, data: HttpRequestData, requestId: string): Promise<Response> {
+    const stream = this.client.http(
+      { appName: route.appName, deploymentName: route.ingress },
+      data,
+      { requestId, modelId: request.headers.get("serve_multiplexed_model_id") ?? "", route: route.prefix },
+      data.body ? [data.body] : undefined,
+    );
+    const onAbort = () => stream.cancel();
+    request.signal.addEventListener("abort", onAbort, { once: true });
+    const timeoutMs = this.options.requestTimeoutMs;
+    let timedOut = false;
+    const timer = timeoutMs
+      ? setTimeout(() => {
+          timedOut = true;
+          stream.cancel();
+        }, timeoutMs)
+      : undefined;
+    try {
+      const head = await stream.head();
+      if (!head.streamed) return wholeResponse(head, requestId);
+      // A stream is never cut for idleness while its producer lives.
+      server?.timeout(request, 0);
+      return streamedResponse(head, requestId, stream, (err) => {
+        console.error(`[tsserve] request ${requestId}: stream failed after it started: ${err.stack ?? err.message}`);
+      });
+    } catch (err) {
+      if (timedOut) return text(408, `Request ${requestId} timed out after ${timeoutMs! / 1000}s.`, requestId);
+      return this.#errorResponse(err as Error, requestId, route);
+    } finally {
+      clearTimeout(timer);
+      request.signal.removeEventListener("abort", onAbort);
+    }
+  }
+
+  #errorResponse(err: Error, requestId: string, route: Route): Response {
+    switch (err.name) {
+      case "BackPressureError":
+        return text(503, (err as BackPressureError).message, requestId);
+      case "DeploymentUnavailableError":
+        return text(503, err.message, requestId);
+      case "ReplicaDiedError":
+        return text(500, `The replica serving request ${requestId} died before it answered: ${err.message}`, requestId);
+      case "RequestCancelledError":
+        return text(499, `Request ${requestId} was cancelled.`, requestId);
+    }
+    console.error(`[tsserve] request ${requestId} to ${route.appName}: ${err.stack ?? `${err.name}: ${err.message}`}`);
+    return text(500, "Internal Server Error", requestId);
+  }
+
+  #tooLarge(bytes: number, requestId: string): Response {
+    return text(
+      413,
+      `Request body of ${bytes} bytes is larger than the limit of ${this.options.maxBodyBytes} bytes; send less, or raise http.maxBodyBytes.`,
+      requestId,
+    );
+  }
+}

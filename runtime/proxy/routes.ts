@@ -1,0 +1,33 @@
+/** The proxy's route table: route prefix -> application, longest prefix first. */
+import { matchesPrefix } from "../../sdk/routes.ts";
+
+export interface Route {
+  prefix: string;
+  appName: string;
+  ingress: string;
+}
+
+export class RouteTable {
+  #routes: Route[] = [];
+
+  /** Replaces the table (longest prefixes are tried first). */
+  set(routes: Route[]): void {
+    this.#routes = [...routes].sort((a, b) => b.prefix.length - a.prefix.length);
+  }
+
+  match(path: string): Route | undefined {
+    for (const r of this.#routes) if (matchesPrefix(path, r.prefix)) return r;
+    return undefined;
+  }
+
+  get size(): number {
+    return this.#routes.length;
+  }
+
+  /** `{ "<prefix>": "<app>" }`, as `/-/routes` shows it. */
+  toJSON(): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const r of [...this.#routes].sort((a, b) => a.prefix.localeCompare(b.prefix))) out[r.prefix] = r.appName;
+    return out;
+  }
+}

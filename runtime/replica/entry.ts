@@ -1,0 +1,7 @@
+/** The Worker entry of every replica: exposes the replica host to the controller. */
+import * as Comlink from "comlink";
+import { ReplicaHost } from "./host.ts";
+
+declare const self: Worker;
+
+Comlink.expose(new ReplicaHost(), self as unknown as Comlink.Endpoint);

@@ -1,0 +1,128 @@
+/**
+ * HTTP inside the ingress replica: the proxy's request data becomes a web `Request`, and what
+ * user code returns becomes response data (status, headers, body), converted here so the
+ * proxy's thread only copies bytes.
+ */
+import type { HttpRequestData, HttpResponseData } from "../wire/protocol.ts";
+
+export function toRequest(data: HttpRequestData, signal: AbortSignal): Request {
+  const init: RequestInit = { method: data.method, headers: data.headers, signal };
+  if (data.body && data.method !== "GET" && data.method !== "HEAD") init.body = data.body;
+  return new Request(data.url, init);
+}
+
+const TEXT = "text/plain; charset=utf-8";
+const JSON_TYPE = "application/json";
+const MSGPACK = "application/msgpack";
+
+function response(status: number, headers: [string, string][], body: HttpResponseData["body"], streamed = false): HttpResponseData {
+  return { $tsserveResponse: 1, status, statusText: "", headers, body, streamed };
+}
+
+/** Is `value` something to stream (an iterator, async or not, but not an array or string)? */
+export function isStreamable(value: unknown): value is Iterable<unknown> | AsyncIterable<unknown> {
+  if (value === null || typeof value !== "object") return false;
+  if (Array.isArray(value) || ArrayBuffer.isView(value)) return false;
+  return typeof (value as any)[Symbol.asyncIterator] === "function" || (typeof (value as any)[Symbol.iterator] === "function" && typeof (value as any).next === "function");
+}
+
+/**
+ * Converts a method's return value to response data. A streamed result comes back with
+ * `streamed: true` and the iterator to pump; chunks are strings or bytes.
+ */
+export async function toResponseData(
+  value: unknown,
+  accept: string | null,
+): Promise<{ head: HttpResponseData; stream?: AsyncIterator<unknown> | Iterator<unknown> }> {
+  if (value instanceof Response) return fromResponse(value);
+  if (typeof value === "string") return { head: response(200, [["content-type", TEXT]], value) };
+  if (value === null || value === undefined) return { head: response(200, [], null) };
+  if (value instanceof ArrayBuffer) return { head: response(200, [["content-type", "application/octet-stream"]], value) };
+  if (value instanceof Uint8Array) {
+    return { head: response(200, [["content-type", "application/octet-stream"]], value.slice().buffer as ArrayBuffer) };
+  }
+  if (isStreamable(value)) return fromIterator(value);
+  if (accept?.includes(MSGPACK)) {
+    const { encode } = await import("@msgpack/msgpack");
+    const bytes = encode(value);
+    return { head: response(200, [["content-type", MSGPACK]], bytes.slice().buffer as ArrayBuffer) };
+  }
+  return { head: response(200, [["content-type", JSON_TYPE]], JSON.stringify(value)) };
+}
+
+/**
+ * A generator's items as response chunks: strings as text, bytes as bytes, anything else
+ * as JSON lines. The first item is read before the head goes, to pick the content type.
+ */
+async function fromIterator(value: Iterable<unknown> | AsyncIterable<unknown>): Promise<{ head: HttpResponseData; stream?: AsyncIterator<unknown> }> {
+  const it = typeof (value as any)[Symbol.asyncIterator] === "function" ? (value as AsyncIterable<unknown>)[Symbol.asyncIterator]() : (value as Iterable<unknown>)[Symbol.iterator]();
+  const first = await it.next();
+  const v = first.value;
+  const type = first.done || typeof v === "string" ? TEXT : v instanceof Uint8Array || v instanceof ArrayBuffer ? "application/octet-stream" : "application/x-ndjson";
+  async function* chunks() {
+    try {
+      if (first.done) return;
+      yield chunk(first.value);
+      for (;;) {
+        const r = await it.next();
+        if (r.done) return;
+        yield chunk(r.value);
+      }
+    } finally {
+      await it.return?.();
+    }
+  }
+  return { head: response(200, [["content-type", type]], null, true), stream: chunks() };
+}
+
+function chunk(v: unknown): string | Uint8Array {
+  if (typeof v === "string" || v instanceof Uint8Array) return v;
+  if (v instanceof ArrayBuffer) return new Uint8Array(v);
+  return `${JSON.stringify(v)}\n`;
+}
+
+const PENDING = Symbol("pending");
+
+/**
+ * A Response's body is sent whole when it is all there already (a string, bytes, a finished
+ * stream), and streamed when reading it has to wait: then the chunks so far go first.
+ */
+async function fromResponse(res: Response): Promise<{ head: HttpResponseData; stream?: AsyncIterator<unknown> }> {
+  const headers = [...res.headers.entries()];
+  const head = (body: HttpResponseData["body"], streamed = false) => ({ ...response(res.status, headers, body, streamed), statusText: res.statusText });
+  if (!res.body) return { head: head(null) };
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  const eventStream = (res.headers.get("content-type") ?? "").includes("text/event-stream");
+  for (;;) {
+    const read = reader.read();
+    const r = eventStream ? PENDING : await Promise.race([read, new Promise<typeof PENDING>((ok) => setImmediate(() => ok(PENDING)))]);
+    if (r === PENDING) return { head: head(null, true), stream: rest(chunks, read, reader) };
+    if (r.done) return { head: head(concat(chunks)) };
+    chunks.push(r.value);
+  }
+}
+
+async function* rest(first: Uint8Array[], pending: Promise<{ done: boolean; value?: Uint8Array }>, reader: { read(): Promise<{ done: boolean; value?: Uint8Array }>; cancel(): Promise<void> }) {
+  try {
+    yield* first;
+    let r = await pending;
+    while (!r.done) {
+      yield r.value!;
+      r = await reader.read();
+    }
+  } finally {
+    reader.cancel().catch(() => {});
+  }
+}
+
+function concat(chunks: Uint8Array[]): ArrayBuffer {
+  if (chunks.length === 1 && chunks[0]!.byteOffset === 0 && chunks[0]!.byteLength === chunks[0]!.buffer.byteLength) return chunks[0]!.buffer as ArrayBuffer;
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out.buffer;
+}

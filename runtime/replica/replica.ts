@@ -1,0 +1,331 @@
+/**
+ * A running replica: the user's instance, and every request it serves. Calls arrive from
+ * caller ports; a call's referenced arguments are pulled from the replicas that hold them;
+ * results go back (or are kept here for a downstream replica to pull).
+ */
+import { type RequestContext, requestScope } from "../../sdk/context.ts";
+import { type ErrorData, errorFromData, errorToData, RequestCancelledError, ServeError } from "../../sdk/errors.ts";
+import type { DeploymentSpec } from "../../sdk/graph.ts";
+import { takeTransfer } from "../../sdk/transfer.ts";
+import type { Client } from "../router/client.ts";
+import { nextId } from "../wire/ids.ts";
+import type { BatchedPort } from "../wire/port.ts";
+import { type CallMsg, type HttpRequestData, K, type Ref, type ToCaller, type ToReplica } from "../wire/protocol.ts";
+import { isStreamable, toRequest, toResponseData } from "./http.ts";
+import { Semaphore } from "./semaphore.ts";
+import { Producer } from "./stream.ts";
+
+/** The server end of one caller's port. */
+export interface CallerPort {
+  readonly caller: string;
+  readonly port: BatchedPort<ToCaller, ToReplica>;
+}
+
+interface Running {
+  from: CallerPort;
+  msg: CallMsg;
+  ac: AbortController;
+  cancelled: boolean;
+  producer?: Producer;
+}
+
+interface Kept {
+  done: boolean;
+  ok?: boolean;
+  v?: unknown;
+  e?: ErrorData;
+  waiters: ((k: Kept) => void)[];
+}
+
+const MISSING = "$missing";
+
+export class Replica {
+  readonly #running = new Map<string, Running>();
+  readonly #kept = new Map<string, Kept>();
+  /** Values a caller passed on itself (a `Keep` that came too late), by `caller:id:at`. */
+  readonly #supplied = new Map<string, { v?: unknown; e?: ErrorData } | ((s: { v?: unknown; e?: ErrorData }) => void)>();
+  readonly #slots: Semaphore;
+  #idle: (() => void) | undefined;
+
+  constructor(
+    readonly id: string,
+    readonly appName: string,
+    readonly spec: DeploymentSpec,
+    readonly instance: any,
+    readonly client: Client,
+  ) {
+    this.#slots = new Semaphore(spec.options.maxOngoingRequests);
+  }
+
+  /** Requests running or waiting here. */
+  get ongoing(): number {
+    return this.#running.size;
+  }
+
+  setMaxOngoing(n: number): void {
+    this.#slots.resize(n);
+  }
+
+  /** Resolves when nothing is running (for graceful stop). */
+  idle(): Promise<void> {
+    if (this.#running.size === 0) return Promise.resolve();
+    return new Promise((resolve) => (this.#idle = resolve));
+  }
+
+  receive(from: CallerPort, msg: ToReplica): void {
+    switch (msg.k) {
+      case K.Call:
+        return this.#call(from, msg);
+      case K.Cancel:
+        return this.#cancel(`${from.caller}:${msg.id}`);
+      case K.Keep:
+        return this.#keep(`${from.caller}:${msg.id}`);
+      case K.Release:
+        this.#kept.delete(`${from.caller}:${msg.id}`);
+        return;
+      case K.Pull:
+        return this.#pull(`${msg.ref.caller}:${msg.ref.id}`, (k) =>
+          from.port.send(k.ok ? { k: K.Ok, id: msg.id, v: k.v } : { k: K.Err, id: msg.id, e: k.e! }),
+        );
+      case K.Credit:
+        this.#running.get(`${from.caller}:${msg.id}`)?.producer?.grant(msg.n);
+        return;
+      case K.Supply:
+        return this.#supply(`${from.caller}:${msg.id}:${msg.at}`, { v: msg.v, e: msg.e });
+    }
+  }
+
+  #call(from: CallerPort, msg: CallMsg): void {
+    const key = `${from.caller}:${msg.id}`;
+    const run: Running = { from, msg, ac: new AbortController(), cancelled: false };
+    this.#running.set(key, run);
+    if (!msg.refs && this.#slots.tryAcquire()) return this.#invoke(key, run, msg.args);
+    this.#prepare(key, run).catch((err) => this.#finish(key, run, false, err));
+  }
+
+  /** The slow path: pull referenced arguments, then wait for a slot. */
+  async #prepare(key: string, run: Running): Promise<void> {
+    const args = run.msg.args;
+    if (run.msg.refs) {
+      await Promise.all(run.msg.refs.map(async (at) => (args[at] = await this.#resolveRef(run, args[at] as Ref, at))));
+    }
+    if (run.cancelled) throw new RequestCancelledError(`request ${run.msg.ctx.requestId} was cancelled`);
+    await this.#slots.acquire();
+    if (run.cancelled) {
+      this.#slots.release();
+      throw new RequestCancelledError(`request ${run.msg.ctx.requestId} was cancelled`);
+    }
+    this.#invoke(key, run, args);
+  }
+
+  #invoke(key: string, run: Running, args: unknown[]): void {
+    const { msg } = run;
+    const ctx: RequestContext = {
+      requestId: msg.ctx.requestId,
+      appName: this.appName,
+      deploymentName: this.spec.name,
+      replicaId: this.id,
+      route: msg.ctx.route,
+      multiplexedModelId: msg.ctx.modelId,
+      signal: run.ac.signal,
+    };
+    let result: unknown;
+    try {
+      result = requestScope.run(ctx, () => (msg.http ? this.#serveHttp(run, args[0] as HttpRequestData) : this.#invokeMethod(msg.method, args)));
+    } catch (err) {
+      return this.#release(key, run, false, err);
+    }
+    if (result instanceof Promise) {
+      result.then(
+        (v) => requestScope.run(ctx, () => this.#done(key, run, v)),
+        (e) => this.#release(key, run, false, e),
+      );
+    } else {
+      requestScope.run(ctx, () => this.#done(key, run, result));
+    }
+  }
+
+  #invokeMethod(method: string, args: unknown[]): unknown {
+    if (this.spec.kind === "function") {
+      if (method !== "call") throw new ServeError(`deployment ${this.spec.name} is a function: call it with handle.remote(...), not .${method}`);
+      return this.instance(...args);
+    }
+    const fn = this.instance[method];
+    if (typeof fn !== "function" || method === "constructor" || method.startsWith("#")) {
+      throw new ServeError(`deployment ${this.spec.name} has no method "${method}"; available methods: ${methodsOf(this.instance).join(", ") || "(none)"}`);
+    }
+    return fn.apply(this.instance, args);
+  }
+
+  async #serveHttp(run: Running, data: HttpRequestData): Promise<unknown> {
+    const request = toRequest(data, run.ac.signal);
+    let value: unknown;
+    if (this.spec.kind === "function") value = this.instance.length === 0 ? await this.instance() : await this.instance(request);
+    else if (typeof this.instance.fetch === "function") value = await this.instance.fetch(request);
+    else if (typeof this.instance.call === "function") value = await this.instance.call(request);
+    else throw new ServeError(`deployment ${this.spec.name} cannot serve HTTP: give it a fetch(request) or call(request) method`);
+    const { head, stream } = await toResponseData(value, data.headers.find(([k]) => k === "accept")?.[1] ?? null);
+    return stream ? { head, stream } : head;
+  }
+
+  /** The method returned: answer, stream, or keep the value for pulls. */
+  #done(key: string, run: Running, value: unknown): void {
+    const { msg } = run;
+    if (msg.http && value && typeof value === "object" && "head" in value && "stream" in value) {
+      const { head, stream } = value as { head: unknown; stream: Iterator<unknown> | AsyncIterator<unknown> };
+      run.from.port.send({ k: K.Ok, id: msg.id, v: head });
+      return this.#stream(key, run, stream);
+    }
+    if (msg.stream) {
+      if (!isStreamable(value) && !isIterable(value)) {
+        return this.#release(key, run, false, new TypeError(`method "${msg.method}" of ${this.spec.name} was called with stream: true but returned ${describe(value)}, not a generator or iterable`));
+      }
+      const it = typeof (value as any)[Symbol.asyncIterator] === "function" ? (value as AsyncIterable<unknown>)[Symbol.asyncIterator]() : (value as Iterable<unknown>)[Symbol.iterator]();
+      return this.#stream(key, run, it);
+    }
+    if (!msg.http && isGenerator(value)) {
+      (value as Generator).return?.(undefined);
+      return this.#release(key, run, false, new TypeError(`method "${msg.method}" of ${this.spec.name} returned a generator: call it with handle.options({ stream: true })`));
+    }
+    this.#release(key, run, true, value);
+  }
+
+  #stream(key: string, run: Running, it: Iterator<unknown> | AsyncIterator<unknown>): void {
+    const producer = new Producer(run.msg.id, run.from.port as BatchedPort<ToCaller, unknown>, it);
+    run.producer = producer;
+    if (run.cancelled) producer.stop();
+    producer.run().finally(() => {
+      this.#slots.release();
+      this.#forget(key);
+      // Stopped by the consumer: confirm, so the caller frees the slot.
+      if (producer.stopped) run.from.port.send({ k: K.Err, id: run.msg.id, e: errorToData(new RequestCancelledError("stream cancelled")) });
+    });
+  }
+
+  /** Frees the slot, then answers. */
+  #release(key: string, run: Running, ok: boolean, value: unknown): void {
+    this.#slots.release();
+    this.#finish(key, run, ok, value);
+  }
+
+  #finish(key: string, run: Running, ok: boolean, value: unknown): void {
+    this.#forget(key);
+    const { from, msg } = run;
+    const kept = this.#kept.get(key);
+    if (kept && !kept.done) {
+      kept.done = true;
+      kept.ok = ok;
+      if (ok) kept.v = value;
+      else kept.e = errorToData(value);
+      for (const w of kept.waiters) w(kept);
+      kept.waiters = [];
+      from.port.send(ok ? { k: K.Kept, id: msg.id } : { k: K.Err, id: msg.id, e: kept.e! });
+      return;
+    }
+    if (ok) from.port.send({ k: K.Ok, id: msg.id, v: value }, takeTransfer(value));
+    else from.port.send({ k: K.Err, id: msg.id, e: errorToData(value) });
+  }
+
+  #forget(key: string): void {
+    this.#running.delete(key);
+    if (this.#running.size === 0 && this.#idle) {
+      const idle = this.#idle;
+      this.#idle = undefined;
+      idle();
+    }
+  }
+
+  #cancel(key: string): void {
+    const run = this.#running.get(key);
+    if (!run || run.cancelled) return;
+    run.cancelled = true;
+    run.ac.abort(new RequestCancelledError(`request ${run.msg.ctx.requestId} was cancelled`));
+    run.producer?.stop();
+  }
+
+  /** A caller will pass this call's result on: keep it here when it is done. */
+  #keep(key: string): void {
+    if (this.#running.has(key) && !this.#kept.has(key)) this.#kept.set(key, { done: false, waiters: [] });
+  }
+
+  /** Answers with the kept result `key` when there is one; `MISSING` when it left already. */
+  #pull(key: string, answer: (k: Kept) => void): void {
+    let kept = this.#kept.get(key);
+    if (!kept && this.#running.has(key)) this.#kept.set(key, (kept = { done: false, waiters: [] }));
+    if (!kept) return answer({ done: true, ok: false, e: { name: MISSING, message: "the value was sent to its caller already" }, waiters: [] });
+    if (kept.done) answer(kept);
+    else kept.waiters.push(answer);
+  }
+
+  /** The value of a referenced argument: from its replica, or from the caller when it had to pass it on. */
+  async #resolveRef(run: Running, ref: Ref, at: number): Promise<unknown> {
+    const answer = await new Promise<Kept>((resolve) => {
+      if (ref.replica === this.id) return this.#pull(`${ref.caller}:${ref.id}`, resolve);
+      const pull = (link: import("../wire/link.ts").ReplicaLink) =>
+        link.request({ k: K.Pull, id: nextId(), ref }, {
+          receive: (m) => {
+            if (m.k === K.Ok) resolve({ done: true, ok: true, v: m.v, waiters: [] });
+            else if (m.k === K.Err) resolve({ done: true, ok: false, e: m.e, waiters: [] });
+            return true;
+          },
+          fail: (err) => resolve({ done: true, ok: false, e: errorToData(err), waiters: [] }),
+        });
+      const link = this.client.link(ref.replica);
+      if (link instanceof Promise) link.then(pull);
+      else pull(link);
+    });
+    if (answer.ok) return answer.v;
+    if (answer.e!.name !== MISSING) throw errorFromData(answer.e!);
+    const supplied = await this.#waitSupply(`${run.from.caller}:${run.msg.id}:${at}`);
+    if (supplied.e) throw errorFromData(supplied.e);
+    return supplied.v;
+  }
+
+  #supply(key: string, value: { v?: unknown; e?: ErrorData }): void {
+    const waiting = this.#supplied.get(key);
+    if (typeof waiting === "function") {
+      this.#supplied.delete(key);
+      waiting(value);
+    } else this.#supplied.set(key, value);
+  }
+
+  #waitSupply(key: string): Promise<{ v?: unknown; e?: ErrorData }> {
+    const have = this.#supplied.get(key);
+    if (have && typeof have !== "function") {
+      this.#supplied.delete(key);
+      return Promise.resolve(have);
+    }
+    return new Promise((resolve) => this.#supplied.set(key, resolve));
+  }
+
+  /** A caller thread went away: cancel what it asked for and drop what was kept for it. */
+  callerGone(caller: string): void {
+    for (const [key, run] of this.#running) if (run.from.caller === caller) this.#cancel(key);
+    for (const key of this.#kept.keys()) if (key.startsWith(`${caller}:`)) this.#kept.delete(key);
+  }
+}
+
+function methodsOf(instance: object): string[] {
+  const names = new Set<string>();
+  for (let p = instance; p && p !== Object.prototype; p = Object.getPrototypeOf(p)) {
+    for (const k of Object.getOwnPropertyNames(p)) {
+      if (k !== "constructor" && typeof (instance as any)[k] === "function" && !k.startsWith("_")) names.add(k);
+    }
+  }
+  return [...names].sort();
+}
+
+function isGenerator(value: unknown): boolean {
+  const tag = value && typeof value === "object" ? (value as any)[Symbol.toStringTag] : undefined;
+  return tag === "Generator" || tag === "AsyncGenerator";
+}
+
+function isIterable(value: unknown): boolean {
+  return value !== null && typeof value === "object" && (Symbol.iterator in value || Symbol.asyncIterator in value);
+}
+
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (typeof value === "object") return `an object (${value.constructor?.name ?? "Object"})`;
+  return `a ${typeof value}`;
+}

@@ -1,0 +1,191 @@
+/**
+ * A thread's calling side: its ports to replicas, its routers (one per deployment and
+ * caller), and `call()`, which every handle in the thread goes through. The main thread has
+ * one (for the proxy and serve.run handles); so does every replica that holds handles.
+ */
+import { ReplicaDiedError, ServeError } from "../../sdk/errors.ts";
+import { requestScope } from "../../sdk/context.ts";
+import type { Call, CallOptions, HandleTarget } from "../../sdk/runtime.ts";
+import { CALL, DeploymentResponse, DeploymentResponseGenerator } from "../../sdk/response.ts";
+import { isPlainContainer } from "../../sdk/deployment.ts";
+import { OutgoingCall } from "../wire/call.ts";
+import { ReplicaLink } from "../wire/link.ts";
+import { type CallContext, type CallMsg, type HttpRequestData, K } from "../wire/protocol.ts";
+import { OutgoingStream } from "../wire/stream.ts";
+import { Router, type RouterLimits } from "./router.ts";
+
+/** Where a thread asks for routes; the controller answers through `setReplicas` and `addLink`. */
+export interface RouteSource {
+  subscribe(target: HandleTarget): void;
+  connect(replicaId: string): void;
+}
+
+/** "app/deployment": deployment names cannot hold "/". */
+export const targetKey = (t: HandleTarget): string => `${t.appName}/${t.deploymentName}`;
+
+/** Which caller a router serves: handles, or the HTTP proxy (each has its own queue). */
+export type Lane = "handle" | "proxy";
+
+let requestSeq = 0;
+const requestPrefix = Math.random().toString(36).slice(2, 10);
+/** A request id for a call made outside any request. */
+export const newRequestId = (): string => `${requestPrefix}-${(++requestSeq).toString(36)}`;
+
+const released = new FinalizationRegistry<OutgoingCall>((call) => call.unreachable());
+const registered = new WeakSet<object>();
+
+export class Client {
+  readonly #links = new Map<string, ReplicaLink>();
+  readonly #linkWaiters = new Map<string, ((link: ReplicaLink) => void)[]>();
+  readonly #routers = new Map<string, Router>();
+  readonly #replicaSets = new Map<string, { ids: string[]; limits: RouterLimits }>();
+
+  constructor(
+    /** This thread's name: "main", or the replica id. */
+    readonly name: string,
+    readonly routes: RouteSource,
+  ) {}
+
+  /** A port to replica `replicaId` (given by the controller). */
+  addLink(replicaId: string, port: MessagePort): void {
+    this.#links.get(replicaId)?.die(new ReplicaDiedError(`replica ${replicaId} was reconnected`));
+    const link = new ReplicaLink(replicaId, port);
+    this.#links.set(replicaId, link);
+    for (const wake of this.#linkWaiters.get(replicaId) ?? []) wake(link);
+    this.#linkWaiters.delete(replicaId);
+    for (const [key, set] of this.#replicaSets) if (set.ids.includes(replicaId)) this.#route(key);
+  }
+
+  /** The link to `replicaId`, asking the controller for one if this thread has none yet. */
+  link(replicaId: string): ReplicaLink | Promise<ReplicaLink> {
+    const link = this.#links.get(replicaId);
+    if (link && !link.dead) return link;
+    return new Promise((resolve) => {
+      const waiters = this.#linkWaiters.get(replicaId);
+      if (waiters) return waiters.push(resolve);
+      this.#linkWaiters.set(replicaId, [resolve]);
+      this.routes.connect(replicaId);
+    });
+  }
+
+  /** The replicas of a deployment, and the limits to route it by. */
+  setReplicas(key: string, ids: string[], limits: RouterLimits): void {
+    this.#replicaSets.set(key, { ids, limits });
+    this.#route(key);
+  }
+
+  #route(key: string): void {
+    const set = this.#replicaSets.get(key);
+    if (!set) return;
+    const links = set.ids.map((id) => this.#links.get(id)).filter((l): l is ReplicaLink => !!l && !l.dead);
+    for (const lane of ["handle", "proxy"] as const) this.#routers.get(`${lane}:${key}`)?.update(links, set.limits);
+  }
+
+  /** The deployment is gone or failed: its queued and future requests fail with `err`. */
+  unavailable(key: string, err: Error): void {
+    this.#replicaSets.delete(key);
+    for (const lane of ["handle", "proxy"] as const) this.#routers.get(`${lane}:${key}`)?.close(err);
+  }
+
+  /** A replica died: what it had in flight fails with `ReplicaDiedError`. */
+  replicaDied(replicaId: string, err: Error): void {
+    const link = this.#links.get(replicaId);
+    this.#links.delete(replicaId);
+    link?.die(err);
+    for (const [key, set] of this.#replicaSets) {
+      if (set.ids.includes(replicaId)) {
+        set.ids = set.ids.filter((id) => id !== replicaId);
+        this.#route(key);
+      }
+    }
+  }
+
+  router(target: HandleTarget, lane: Lane = "handle"): Router {
+    const key = targetKey(target);
+    const rkey = `${lane}:${key}`;
+    let router = this.#routers.get(rkey);
+    if (!router) {
+      router = new Router(target.deploymentName);
+      this.#routers.set(rkey, router);
+      if (this.#replicaSets.has(key)) this.#route(key);
+      else this.routes.subscribe(target);
+    }
+    return router;
+  }
+
+  /** Sends a unary call; `args` may hold responses of earlier calls (chaining). */
+  call(target: HandleTarget, options: CallOptions, method: string, args: unknown[], lane: Lane = "handle", ctx?: CallContext): Call {
+    const parent = requestScope.getStore();
+    const upstream: { call: OutgoingCall; at: number }[] = [];
+    for (let i = 0; i < args.length; i++) {
+      const a = args[i];
+      if (a instanceof DeploymentResponse) {
+        const call = a[CALL];
+        if (!(call instanceof OutgoingCall)) throw new ServeError("a DeploymentResponse from another runtime cannot be passed here");
+        upstream.push({ call, at: i });
+        if (!registered.has(a)) {
+          registered.add(a);
+          released.register(a, call);
+        }
+      } else if (a instanceof DeploymentResponseGenerator) {
+        throw new ServeError("a streaming response (DeploymentResponseGenerator) cannot be passed to another call; iterate it instead");
+      } else if (a !== null && typeof a === "object") {
+        findNestedResponse(a, `argument ${i}`);
+      }
+    }
+    const context: CallContext = ctx ?? {
+      requestId: parent?.requestId || newRequestId(),
+      modelId: options.multiplexedModelId ?? "",
+      route: "",
+    };
+    return OutgoingCall.create(this, this.router(target, lane), method, args.slice(), context, parent?.signal, upstream);
+  }
+
+  /** Sends a streaming call; its items arrive through the returned stream. */
+  stream(target: HandleTarget, options: CallOptions, method: string, args: unknown[]): OutgoingStream {
+    const parent = requestScope.getStore();
+    args.forEach((a, i) => {
+      if (a instanceof DeploymentResponse || a instanceof DeploymentResponseGenerator) {
+        throw new ServeError(`argument ${i} of a streaming call is a response: await it first (chaining works for unary calls only)`);
+      }
+      if (a !== null && typeof a === "object") findNestedResponse(a, `argument ${i}`);
+    });
+    const msg: CallMsg = {
+      k: K.Call,
+      id: 0,
+      method,
+      args: args.slice(),
+      ctx: { requestId: parent?.requestId || newRequestId(), modelId: options.multiplexedModelId ?? "", route: "" },
+      stream: true,
+    };
+    return new OutgoingStream(this.router(target), msg, parent?.signal).start();
+  }
+
+  /** Sends an HTTP request to an ingress (the proxy's call). */
+  http(target: HandleTarget, request: HttpRequestData, ctx: CallContext, transfer?: Bun.Transferable[]): OutgoingStream {
+    const msg: CallMsg = { k: K.Call, id: 0, method: "", args: [request], ctx, http: true };
+    const stream = new OutgoingStream(this.router(target, "proxy"), msg, undefined);
+    stream.transfer = transfer;
+    return stream.start();
+  }
+
+  /** Closes every port (shutdown). */
+  close(): void {
+    for (const link of this.#links.values()) link.die(new ServeError("tsserve was shut down"));
+    this.#links.clear();
+    for (const r of this.#routers.values()) r.close(new ServeError("tsserve was shut down"));
+    this.#routers.clear();
+    this.#replicaSets.clear();
+  }
+}
+
+function findNestedResponse(value: object, path: string, depth = 0): void {
+  if (depth > 8 || ArrayBuffer.isView(value) || !isPlainContainer(value)) return;
+  const entries: [string, unknown][] = Array.isArray(value) ? value.map((v, i) => [`[${i}]`, v]) : Object.entries(value).map(([k, v]) => [`.${k}`, v]);
+  for (const [k, v] of entries) {
+    if (v instanceof DeploymentResponse || v instanceof DeploymentResponseGenerator) {
+      throw new ServeError(`${path}${k} is a DeploymentResponse nested inside an argument: pass DeploymentResponse only as a top-level argument (or await it first)`);
+    }
+    if (v !== null && typeof v === "object") findNestedResponse(v, path + k, depth + 1);
+  }
+}

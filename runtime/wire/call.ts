@@ -1,0 +1,276 @@
+/**
+ * A unary call as its caller tracks it: waiting for the responses it depends on, queued
+ * in the router, sent, then settled. It also plays the upstream side of chaining: when a
+ * pending response is passed to another call, its value is kept at the replica that made
+ * it and pulled from there by the downstream replica.
+ */
+import { errorFromData, errorToData, RequestCancelledError } from "../../sdk/errors.ts";
+import type { Call } from "../../sdk/runtime.ts";
+import { takeTransfer } from "../../sdk/transfer.ts";
+import { nextId } from "./ids.ts";
+import type { ReplicaLink, Receiver } from "./link.ts";
+import { type CallContext, type CallMsg, K, type Ref, type ToCaller } from "./protocol.ts";
+import type { Routable, Router } from "../router/router.ts";
+
+type Outcome = { ok: true; v: unknown } | { ok: false; e: Error } | { kept: true };
+
+interface Waiter {
+  resolve(v: unknown): void;
+  reject(e: unknown): void;
+}
+
+/** The thread-level facts a call needs: its name (for refs) and how to release kept values. */
+export interface CallerThread {
+  readonly name: string;
+}
+
+export class OutgoingCall implements Call, Routable, Receiver {
+  readonly id = nextId();
+  link: ReplicaLink | undefined;
+  #state: "waiting" | "queued" | "sent" | "done" = "waiting";
+  #outcome: Outcome | undefined;
+  #waiters: Waiter[] = [];
+  #counted = false;
+  #cancelled = false;
+  /** Calls waiting for this one to be sent before they can reference it. */
+  #onSent: (() => void)[] = [];
+  /** Upstream side of chaining. */
+  #keep: "no" | "asked" = "no";
+  #dependents: { call: OutgoingCall; at: number }[] = [];
+  #dependentsLeft = 0;
+  #valueFetched = false;
+  #keptAtReplica = false;
+  #unreachable = false;
+  #released = false;
+  /** Downstream side: responses this call's args wait on. */
+  #upstream: { call: OutgoingCall; at: number }[] = [];
+  #waitingFor = 0;
+  #offAbort: (() => void) | undefined;
+
+  constructor(
+    readonly thread: CallerThread,
+    readonly router: Router,
+    readonly msg: CallMsg,
+    readonly transfer: Bun.Transferable[] | undefined,
+    /** The request this call was made from: its cancellation cancels this call. */
+    parentSignal: AbortSignal | undefined,
+  ) {
+    if (parentSignal) {
+      if (parentSignal.aborted) this.#cancelled = true;
+      const onAbort = () => this.cancel();
+      parentSignal.addEventListener("abort", onAbort, { once: true });
+      this.#offAbort = () => parentSignal.removeEventListener("abort", onAbort);
+    }
+  }
+
+  /** Builds the message for a call: `args` may hold responses (top-level) to chain. */
+  static create(
+    thread: CallerThread,
+    router: Router,
+    method: string,
+    args: unknown[],
+    ctx: CallContext,
+    parentSignal: AbortSignal | undefined,
+    upstream: { call: OutgoingCall; at: number }[],
+  ): OutgoingCall {
+    let transfer: Bun.Transferable[] | undefined;
+    for (const a of args) {
+      const t = takeTransfer(a);
+      if (t) (transfer ??= []).push(...t);
+    }
+    const call = new OutgoingCall(thread, router, { k: K.Call, id: 0, method, args, ctx }, transfer, parentSignal);
+    call.msg.id = call.id;
+    call.#start(upstream);
+    return call;
+  }
+
+  #start(upstream: { call: OutgoingCall; at: number }[]): void {
+    if (this.#cancelled) return this.#settle({ ok: false, e: new RequestCancelledError("the request that made this call was cancelled") });
+    for (const dep of upstream) {
+      const failed = dep.call.#outcome && "ok" in dep.call.#outcome && !dep.call.#outcome.ok ? dep.call.#outcome.e : undefined;
+      if (failed) return this.#settle({ ok: false, e: failed });
+    }
+    this.#upstream = upstream;
+    this.#waitingFor = 0;
+    for (const dep of upstream) {
+      if (dep.call.#state === "waiting" || dep.call.#state === "queued") {
+        this.#waitingFor++;
+        dep.call.#onSent.push(() => this.#upstreamSent());
+      }
+    }
+    if (this.#waitingFor === 0) this.#submit();
+  }
+
+  #upstreamSent(): void {
+    if (--this.#waitingFor === 0 && this.#state === "waiting") this.#submit();
+  }
+
+  /** Fills in each upstream argument: its value if here already, else a reference to where it is. */
+  #submit(): void {
+    for (const { call: up, at } of this.#upstream) {
+      const o = up.#outcome;
+      if (o && "ok" in o) {
+        if (!o.ok) return this.#settle({ ok: false, e: o.e });
+        this.msg.args[at] = o.v;
+        continue;
+      }
+      up.#retain(this, at);
+      (this.msg.refs ??= []).push(at);
+      this.msg.args[at] = { replica: up.link!.replicaId, caller: this.thread.name, id: up.id } satisfies Ref;
+    }
+    this.#state = "queued";
+    this.router.submit(this);
+  }
+
+  dispatch(link: ReplicaLink): void {
+    this.link = link;
+    this.#counted = true;
+    this.#state = "sent";
+    link.request(this.msg, this, this.transfer);
+    const sent = this.#onSent;
+    this.#onSent = [];
+    for (const f of sent) f();
+  }
+
+  receive(msg: ToCaller): boolean {
+    if (this.#counted) {
+      this.#counted = false;
+      this.link!.release();
+    }
+    switch (msg.k) {
+      case K.Ok:
+        this.#settle({ ok: true, v: msg.v });
+        return true;
+      case K.Err:
+        this.#settle({ ok: false, e: errorFromData(msg.e) });
+        return true;
+      case K.Kept:
+        this.#keptAtReplica = true;
+        this.#settle({ kept: true });
+        return true;
+    }
+    return true;
+  }
+
+  /** The link died, or the router refused the call before sending it. */
+  fail(err: Error): void {
+    this.#counted = false;
+    this.#settle({ ok: false, e: err });
+  }
+
+  result(): Promise<unknown> {
+    const o = this.#outcome;
+    if (o && "ok" in o) return o.ok ? Promise.resolve(o.v) : Promise.reject(o.e);
+    return new Promise((resolve, reject) => {
+      this.#waiters.push({ resolve, reject });
+      if (o) this.#pull();
+    });
+  }
+
+  /** Cancels: a queued call leaves the queue; a sent one is told to stop (its slot frees when the replica answers). */
+  cancel(): void {
+    if (this.#cancelled || this.#state === "done") return;
+    this.#cancelled = true;
+    if (this.#state === "queued") this.router.withdraw(this);
+    if (this.#state === "sent") this.link!.post({ k: K.Cancel, id: this.id });
+    this.#settle({ ok: false, e: new RequestCancelledError(`request ${this.msg.ctx.requestId || this.id} was cancelled`) });
+  }
+
+  #settle(outcome: Outcome): void {
+    if (this.#state === "done") return;
+    this.#state = "done";
+    this.#outcome = outcome;
+    this.#offAbort?.();
+    for (const { call } of this.#upstream) call.#dependentDone();
+    this.#upstream = [];
+    const blocked = this.#onSent;
+    this.#onSent = [];
+    for (const f of blocked) f();
+    if ("kept" in outcome) {
+      if (this.#waiters.length) this.#pull();
+      this.#maybeRelease();
+      return;
+    }
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiters) outcome.ok ? w.resolve(outcome.v) : w.reject(outcome.e);
+    if (this.#keep === "asked") this.#supplyDependents(outcome);
+  }
+
+  /** Upstream: `dependent` reads this call's value from our replica. */
+  #retain(dependent: OutgoingCall, at: number): void {
+    this.#dependents.push({ call: dependent, at });
+    this.#dependentsLeft++;
+    if (this.#keep === "no") {
+      this.#keep = "asked";
+      this.link!.post({ k: K.Keep, id: this.id });
+    }
+  }
+
+  /** Our `Keep` came too late and the value came here: hand it to each dependent ourselves. */
+  #supplyDependents(outcome: { ok: true; v: unknown } | { ok: false; e: Error }): void {
+    for (const { call, at } of this.#dependents) {
+      if (call.#state === "queued") {
+        // Not sent yet: put the value in place of the reference.
+        if (!outcome.ok) {
+          call.router.withdraw(call);
+          call.#settle({ ok: false, e: outcome.e });
+        } else {
+          call.msg.args[at] = outcome.v;
+          call.msg.refs = call.msg.refs!.filter((i) => i !== at);
+          if (!call.msg.refs.length) delete call.msg.refs;
+        }
+        continue;
+      }
+      if (call.#state !== "sent" || !call.link) continue;
+      call.link.post(outcome.ok ? { k: K.Supply, id: call.id, at, v: outcome.v } : { k: K.Supply, id: call.id, at, e: errorToData(outcome.e) });
+    }
+    this.#keep = "no";
+  }
+
+  #dependentDone(): void {
+    this.#dependentsLeft--;
+    this.#maybeRelease();
+  }
+
+  /** The response object is gone: nobody can ask for the value here any more. */
+  unreachable(): void {
+    this.#unreachable = true;
+    this.#maybeRelease();
+  }
+
+  #maybeRelease(): void {
+    if (this.#released || this.#dependentsLeft > 0 || !this.#keptAtReplica) return;
+    if (!this.#valueFetched && !this.#unreachable) return;
+    this.#released = true;
+    if (this.link && !this.link.dead) this.link.post({ k: K.Release, id: this.id });
+  }
+
+  #pulling = false;
+
+  /** Fetches a kept value from the replica that holds it, for the waiters here. */
+  #pull(): void {
+    if (this.#pulling) return;
+    this.#pulling = true;
+    const link = this.link!;
+    const id = nextId();
+    const settle = (o: { ok: true; v: unknown } | { ok: false; e: Error }) => {
+      this.#outcome = o;
+      this.#valueFetched = true;
+      const waiters = this.#waiters;
+      this.#waiters = [];
+      for (const w of waiters) o.ok ? w.resolve(o.v) : w.reject(o.e);
+      this.#maybeRelease();
+    };
+    link.request({ k: K.Pull, id, ref: { replica: link.replicaId, caller: this.thread.name, id: this.id } }, {
+      receive(msg) {
+        if (msg.k === K.Ok) settle({ ok: true, v: msg.v });
+        else if (msg.k === K.Err) settle({ ok: false, e: errorFromData(msg.e) });
+        return true;
+      },
+      fail(err) {
+        settle({ ok: false, e: err });
+      },
+    });
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * The caller's end of the port to one replica: sends calls, routes each answer to the
+ * call waiting for it, counts what is in flight, and fails everything if the replica dies.
+ */
+import { BatchedPort } from "./port.ts";
+import { K, type ToCaller, type ToReplica } from "./protocol.ts";
+import { errorToData } from "../../sdk/errors.ts";
+
+/** Whatever waits for answers to one id (a call, a stream, a pull). */
+export interface Receiver {
+  /** Returns true when this was the last message for the id. */
+  receive(msg: ToCaller): boolean;
+  fail(err: Error): void;
+}
+
+export class ReplicaLink {
+  /** Requests sent and not yet answered, counted against `maxOngoingRequests`. */
+  inFlight = 0;
+  dead = false;
+  readonly #receivers = new Map<number, Receiver>();
+  readonly #port: BatchedPort<ToReplica, ToCaller>;
+  /** Called when a slot frees up (routers drain their queues). */
+  readonly #onFree = new Set<() => void>();
+
+  constructor(
+    readonly replicaId: string,
+    port: MessagePort,
+  ) {
+    this.#port = new BatchedPort<ToReplica, ToCaller>(port, (msg) => this.#receive(msg));
+    this.#port.onUnsendable = (msg, err) => {
+      const r = this.#receivers.get(msg.id);
+      if (!r) return;
+      this.#receivers.delete(msg.id);
+      const e = new TypeError(`arguments cannot be sent to a replica: ${(err as Error).message ?? err}`);
+      r.receive({ k: K.Err, id: msg.id, e: errorToData(e) });
+    };
+  }
+
+  /** Sends a message whose answers go to `receiver` (which counts as in flight if `counted`). */
+  request(msg: ToReplica, receiver: Receiver, transfer?: Bun.Transferable[]): void {
+    this.#receivers.set(msg.id, receiver);
+    this.#port.send(msg, transfer);
+  }
+
+  /** Sends a message that gets no answer of its own. */
+  post(msg: ToReplica): void {
+    this.#port.send(msg);
+  }
+
+  #receive(msg: ToCaller): void {
+    const r = this.#receivers.get(msg.id);
+    if (r && r.receive(msg)) this.#receivers.delete(msg.id);
+  }
+
+  /** Stops waiting for answers to `id` (its receiver leaves). */
+  forget(id: number): void {
+    this.#receivers.delete(id);
+  }
+
+  onFree(listener: () => void): () => void {
+    this.#onFree.add(listener);
+    return () => this.#onFree.delete(listener);
+  }
+
+  /** A counted request finished: let routers send what they queued. */
+  release(): void {
+    this.inFlight--;
+    for (const l of this.#onFree) l();
+  }
+
+  /** The replica is gone: everything waiting on it fails with `err`. */
+  die(err: Error): void {
+    if (this.dead) return;
+    this.dead = true;
+    const receivers = [...this.#receivers.values()];
+    this.#receivers.clear();
+    this.#port.close();
+    for (const r of receivers) r.fail(err);
+  }
+}

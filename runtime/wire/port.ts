@@ -1,0 +1,79 @@
+/**
+ * One end of a data-plane MessagePort, with batching: every message posted in the same
+ * tick leaves in one postMessage (an array), which is what makes small calls cheap.
+ */
+
+export type Handler<In> = (msg: In) => void;
+
+export class BatchedPort<Out, In> {
+  #queue: Out[] = [];
+  #transfer: Bun.Transferable[] = [];
+  /** Each message's own transfer list, used only when a batch must be split. */
+  #owned = new Map<Out, Bun.Transferable[]>();
+  #scheduled = false;
+  #closed = false;
+
+  constructor(
+    readonly port: MessagePort,
+    onMessage?: Handler<In>,
+  ) {
+    if (onMessage) this.listen(onMessage);
+  }
+
+  /** Starts delivering messages (until then they wait in the port). */
+  listen(onMessage: Handler<In>): void {
+    this.port.onmessage = (ev) => {
+      const batch = ev.data as In[];
+      for (let i = 0; i < batch.length; i++) onMessage(batch[i]!);
+    };
+  }
+
+  /** Queues a message; it leaves at the end of this tick with the others. */
+  send(msg: Out, transfer?: Bun.Transferable[]): void {
+    if (this.#closed) return;
+    this.#queue.push(msg);
+    if (transfer?.length) {
+      this.#transfer.push(...transfer);
+      this.#owned.set(msg, transfer);
+    }
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      queueMicrotask(this.#flush);
+    }
+  }
+
+  #flush = (): void => {
+    this.#scheduled = false;
+    if (this.#closed || this.#queue.length === 0) return;
+    const batch = this.#queue;
+    const transfer = this.#transfer;
+    const owned = this.#owned;
+    this.#queue = [];
+    this.#transfer = [];
+    if (owned.size) this.#owned = new Map();
+    try {
+      this.port.postMessage(batch, transfer);
+    } catch {
+      // A value that cannot be cloned: send one by one so only the guilty message fails.
+      for (const msg of batch) this.#postAlone(msg, owned.get(msg) ?? []);
+    }
+  };
+
+  #postAlone(msg: Out, transfer: Bun.Transferable[]): void {
+    try {
+      this.port.postMessage([msg], transfer);
+    } catch (err) {
+      this.onUnsendable?.(msg, err);
+    }
+  }
+
+  /** Called for a message that could not be cloned (the sender turns it into an error). */
+  onUnsendable?: (msg: Out, err: unknown) => void;
+
+  close(): void {
+    this.#closed = true;
+    this.#queue = [];
+    this.port.onmessage = null;
+    this.port.close();
+  }
+}

@@ -1,0 +1,168 @@
+/**
+ * A streaming call as its consumer sees it: items buffered in order, credit granted back as
+ * they are read (so the producer stays at most a window ahead), an error after the items
+ * before it, and cancel. An HTTP call is one of these too: its first answer is the response
+ * head, followed by body chunks when the response streams.
+ */
+import { errorFromData, RequestCancelledError } from "../../sdk/errors.ts";
+import type { StreamCall } from "../../sdk/runtime.ts";
+import { nextId } from "./ids.ts";
+import type { ReplicaLink, Receiver } from "./link.ts";
+import { type CallMsg, type HttpResponseData, K, type ToCaller } from "./protocol.ts";
+import type { Routable, Router } from "../router/router.ts";
+import { CREDIT_EVERY } from "./window.ts";
+
+export class OutgoingStream implements StreamCall, Routable, Receiver {
+  readonly id = nextId();
+  link: ReplicaLink | undefined;
+  #state: "queued" | "sent" | "done" = "queued";
+  #counted = false;
+  #items: unknown[] = [];
+  #at = 0;
+  #ended = false;
+  #error: Error | undefined;
+  #wake: (() => void) | undefined;
+  #read = 0;
+  #head: { resolve(h: HttpResponseData): void; reject(e: Error): void; promise: Promise<HttpResponseData> } | undefined;
+  #offAbort: (() => void) | undefined;
+  /** Buffers to move with the call (an HTTP body). */
+  transfer: Bun.Transferable[] | undefined;
+
+  constructor(
+    readonly router: Router,
+    readonly msg: CallMsg,
+    parentSignal: AbortSignal | undefined,
+  ) {
+    msg.id = this.id;
+    if (msg.http) {
+      let resolve!: (h: HttpResponseData) => void, reject!: (e: Error) => void;
+      const promise = new Promise<HttpResponseData>((a, b) => ((resolve = a), (reject = b)));
+      promise.catch(() => {});
+      this.#head = { resolve, reject, promise };
+    }
+    if (parentSignal) {
+      const onAbort = () => this.cancel();
+      parentSignal.addEventListener("abort", onAbort, { once: true });
+      this.#offAbort = () => parentSignal.removeEventListener("abort", onAbort);
+      if (parentSignal.aborted) queueMicrotask(onAbort);
+    }
+  }
+
+  /** For HTTP calls: the response head (status, headers; the body too unless it streams). */
+  head(): Promise<HttpResponseData> {
+    return this.#head!.promise;
+  }
+
+  start(): this {
+    this.router.submit(this);
+    return this;
+  }
+
+  dispatch(link: ReplicaLink): void {
+    this.link = link;
+    this.#counted = true;
+    if (this.#state === "done") {
+      // Cancelled while the router was handing it out: answer nothing, free the slot.
+      this.#counted = false;
+      link.release();
+      return;
+    }
+    this.#state = "sent";
+    link.request(this.msg, this, this.transfer);
+  }
+
+  receive(msg: ToCaller): boolean {
+    switch (msg.k) {
+      case K.Items:
+        if (this.#state !== "done") {
+          for (const v of msg.v) this.#items.push(v);
+          this.#wakeReader();
+        }
+        return false;
+      case K.Ok: {
+        const head = msg.v as HttpResponseData;
+        this.#head?.resolve(head);
+        if (head?.streamed) return false;
+        this.#finish();
+        return true;
+      }
+      case K.End:
+        this.#finish();
+        return true;
+      case K.Err:
+        this.#finish(errorFromData(msg.e));
+        return true;
+    }
+    return false;
+  }
+
+  fail(err: Error): void {
+    this.#counted = false;
+    this.#finish(err);
+  }
+
+  #finish(err?: Error): void {
+    if (this.#counted) {
+      this.#counted = false;
+      this.link!.release();
+    }
+    this.#offAbort?.();
+    if (this.#state === "done") return;
+    this.#state = "done";
+    this.#ended = true;
+    if (err) {
+      this.#error = err;
+      this.#head?.reject(err);
+    }
+    this.#wakeReader();
+  }
+
+  #wakeReader(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+
+  async next(): Promise<IteratorResult<unknown>> {
+    for (;;) {
+      if (this.#at < this.#items.length) {
+        const value = this.#items[this.#at]!;
+        this.#items[this.#at++] = undefined;
+        if (this.#at > 4096 && this.#at * 2 > this.#items.length) {
+          this.#items = this.#items.slice(this.#at);
+          this.#at = 0;
+        }
+        if (++this.#read >= CREDIT_EVERY && this.#state === "sent") {
+          this.link!.post({ k: K.Credit, id: this.id, n: this.#read });
+          this.#read = 0;
+        }
+        return { done: false, value };
+      }
+      if (this.#error) throw this.#error;
+      if (this.#ended) return { done: true, value: undefined };
+      await new Promise<void>((resolve) => (this.#wake = resolve));
+    }
+  }
+
+  /** Stops the producer. `quietly` (leaving a loop early): the stream just ends. */
+  cancel(quietly = false): void {
+    if (this.#state === "done") return;
+    if (this.#state === "queued") this.router.withdraw(this);
+    else this.link!.post({ k: K.Cancel, id: this.id });
+    const wasSent = this.#state === "sent";
+    this.#state = "done";
+    this.#ended = true;
+    this.#items = [];
+    this.#at = 0;
+    this.#offAbort?.();
+    const err = new RequestCancelledError(`request ${this.msg.ctx.requestId} was cancelled`);
+    if (!quietly) this.#error = err;
+    this.#head?.reject(err);
+    this.#wakeReader();
+    // A sent stream's slot frees when the replica confirms it stopped (its End or Err).
+    if (!wasSent && this.#counted) {
+      this.#counted = false;
+      this.link?.release();
+    }
+  }
+}
