@@ -1,0 +1,29 @@
+/** Test harness: a tsserve instance on a free port, shut down when the test's scope ends. */
+import { serve } from "tsserve";
+
+export interface Served extends AsyncDisposable {
+  url: string;
+}
+
+/** `await using s = await startServe();` then `fetch(s.url + "/...")`. */
+export async function startServe(options: { requestTimeoutMs?: number | null } = {}): Promise<Served> {
+  await serve.shutdown();
+  const { httpUrl } = await serve.start({ http: { host: "127.0.0.1", port: 0, requestTimeoutMs: options.requestTimeoutMs ?? null } });
+  return {
+    url: httpUrl,
+    async [Symbol.asyncDispose]() {
+      await serve.shutdown();
+    },
+  };
+}
+
+/** Resolves when `check` returns truthy, polling every `everyMs`; fails after `timeoutMs`. */
+export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 5000, everyMs = 20): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await Bun.sleep(everyMs);
+  }
+}
