@@ -1,0 +1,69 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { serve } from "tsserve";
+import { startServe, type Served } from "../harness.ts";
+import { httpApp } from "../fixtures/streaming.ts";
+import { app as tokenApp } from "../../examples/token_streamer.ts";
+
+let s: Served;
+beforeAll(async () => {
+  s = await startServe();
+  await serve.run(httpApp, { name: "http", routePrefix: "/s" });
+  await serve.run(tokenApp, { name: "tokens", routePrefix: "/tokens" });
+});
+afterAll(() => s[Symbol.asyncDispose]());
+
+describe("HTTP streaming", () => {
+  test("a generator streams as a chunked text response", async () => {
+    const res = await fetch(`${s.url}/s/text?n=3`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toContain("text/plain");
+    expect(res.headers.get("x-request-id")).toBeTruthy();
+    expect(await res.text()).toBe("chunk0;chunk1;chunk2;");
+  });
+
+  test("objects stream as JSON lines", async () => {
+    const res = await fetch(`${s.url}/s/json?n=3`);
+    expect(res.headers.get("content-type")).toBe("application/x-ndjson");
+    expect(await res.text()).toBe('{"i":0}\n{"i":1}\n{"i":2}\n');
+  });
+
+  test("a Response with a ReadableStream body streams with its status and headers", async () => {
+    const res = await fetch(`${s.url}/s/sse?n=3`);
+    expect(res.status).toBe(201);
+    expect(res.headers.get("content-type")).toBe("text/event-stream");
+    expect(res.headers.get("x-custom")).toBe("yes");
+    expect(await res.text()).toBe("data: 0\n\ndata: 1\n\ndata: 2\n\n");
+  });
+
+  test("a handle stream returned by the ingress is the HTTP body", async () => {
+    const res = await fetch(`${s.url}/s/handle?n=4`);
+    expect(await res.text()).toBe("0\n1\n2\n3\n");
+  });
+
+  test("the first chunk arrives before the producer's second yield is released", async () => {
+    const res = await fetch(`${s.url}/s/gated`);
+    const reader = res.body!.getReader();
+    const first = new TextDecoder().decode((await reader.read()).value);
+    expect(first).toBe("first;");
+    // Only now let the producer go on: had the proxy buffered, we would never have got here.
+    expect(await (await fetch(`${s.url}/s/release`)).text()).toBe("released");
+    let rest = "";
+    for (let r = await reader.read(); !r.done; r = await reader.read()) rest += new TextDecoder().decode(r.value);
+    expect(rest).toBe("second;");
+  });
+
+  test("an error after the first chunk breaks the response instead of ending it cleanly", async () => {
+    // The client sees a broken connection (before or after the head), never a clean end.
+    const outcome = await fetch(`${s.url}/s/fail`).then((r) => r.text()).then(
+      () => "clean end",
+      () => "broken",
+    );
+    expect(outcome).toBe("broken");
+  });
+
+  test("the seed's TokenStreamer streams server-sent events", async () => {
+    const res = await fetch(`${s.url}/tokens`, { method: "POST", body: JSON.stringify({ prompt: "hello streaming world" }) });
+    expect(res.headers.get("content-type")).toBe("text/event-stream");
+    expect(await res.text()).toBe("data: hello\n\ndata: streaming\n\ndata: world\n\n");
+  });
+});
