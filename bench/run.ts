@@ -1,6 +1,7 @@
-// `bun bench/run.ts [--quick] [--no-stream]`: measures the floors, then every tsserve case in
-// bench/cases/index.ts, and prints one table. Ratios are only meaningful within one run.
-import { cases, type BenchContext, type Floors } from "./cases/index.ts";
+// `bun bench/run.ts [--quick] [--no-stream] [--no-extra]`: measures the floors, then every
+// tsserve case in bench/cases/index.ts, and prints one table. Ratios are only meaningful
+// within one run. See bench/README.md.
+import { cases, extraCases, type BenchContext, type Floors } from "./cases/index.ts";
 import {
   measureHelloFloor,
   measureHttpStream,
@@ -15,6 +16,7 @@ import { allPass, printTable, type Row } from "./report.ts";
 
 const quick = process.argv.includes("--quick");
 const streams = !process.argv.includes("--no-stream");
+const extra = !quick && !process.argv.includes("--no-extra");
 const http = { connections: 64, durationS: quick ? 2 : 4, warmupS: quick ? 0 : 1 };
 const shortS = quick ? 1 : 2;
 
@@ -56,11 +58,11 @@ if (streams) {
   );
 }
 
-// >>> tsserve cases (c), (d), (e): see bench/cases/index.ts <<<
-const ctx: BenchContext = { quick, http, floors };
-for (const c of cases) rows.push(...(await step(c.name, () => c.run(ctx))));
+// tsserve cases (c), (d), (e), and the informational ones: see bench/cases/index.ts.
+const ctx: BenchContext = { quick, http, floors, httpErrors: 0 };
+for (const c of extra ? [...cases, ...extraCases] : cases) rows.push(...(await step(c.name, () => c.run(ctx))));
 
-const errors = hello.errors + workerHop.errors;
+const errors = hello.errors + workerHop.errors + ctx.httpErrors;
 console.log();
 printTable(rows);
 console.log(`\nload: ${hello.tool}; HTTP errors ${errors}; total ${((performance.now() - started) / 1000).toFixed(1)} s`);

@@ -1,7 +1,7 @@
-// >>> tsserve cases go here. <<<
-// Each case measures tsserve itself and returns report rows compared with the floors of the same run.
-// To add one: write bench/cases/<name>.ts exporting a BenchCase, import it below, add it to `cases`.
-// Planned (issue 2, "Benchmark"):
+// The tsserve cases. Each measures tsserve itself and returns report rows compared with the
+// floors of the same run. To add one: write bench/cases/<name>.ts exporting a BenchCase,
+// import it below, add it to `cases`. Deployments they run live in bench/apps/.
+// Issue 2, "Benchmark":
 //   (c) tsserve HTTP -> one no-op replica:            rps,  ratioTo floors.hello.rps, target 0.5
 //   (d) tsserve HTTP -> ingress -> one downstream:    rps,  ratioTo floors.hello.rps, target 0.35
 //   (e) handle calls from the main thread:
@@ -10,6 +10,8 @@
 import type { HttpLoadResult } from "../load.ts";
 import type { LatencyResult } from "../floors.ts";
 import type { Row } from "../report.ts";
+import { handleCalls } from "./handle.ts";
+import { httpDefaultLimits, httpOneHop, httpTwoHops } from "./http.ts";
 
 /** Floors measured earlier in the same run; compare against these, never against other runs. */
 export interface Floors {
@@ -24,6 +26,8 @@ export interface BenchContext {
   /** Use for every HTTP measurement so cases and floors load the same way. */
   http: { connections: number; durationS: number; warmupS: number };
   floors: Floors;
+  /** Cases add the socket and status errors of their HTTP loads here (the run fails on any). */
+  httpErrors: number;
 }
 
 export interface BenchCase {
@@ -31,6 +35,7 @@ export interface BenchCase {
   run(ctx: BenchContext): Promise<Row[]>;
 }
 
-export const cases: BenchCase[] = [
-  // (c), (d), (e) will be added here.
-];
+export const cases: BenchCase[] = [httpOneHop, httpTwoHops, handleCalls];
+
+/** Informational cases, run unless `--quick` or `--no-extra`. */
+export const extraCases: BenchCase[] = [httpDefaultLimits];

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { serve } from "tsserve";
-import { startServe, type Served } from "../harness.ts";
-import { httpApp } from "../fixtures/streaming.ts";
+import { eventually, startServe, type Served } from "../harness.ts";
+import { httpApp, ingressFlags } from "../fixtures/streaming.ts";
 import { app as tokenApp } from "../../examples/token_streamer.ts";
 
 let s: Served;
@@ -59,6 +59,20 @@ describe("HTTP streaming", () => {
       () => "broken",
     );
     expect(outcome).toBe("broken");
+  });
+
+  test("a client that disconnects stops the producer: its finally runs and its signal fires", async () => {
+    const flags = new Int32Array(ingressFlags);
+    const ac = new AbortController();
+    const res = await fetch(`${s.url}/s/endless`, { signal: ac.signal });
+    const reader = res.body!.getReader();
+    await reader.read();
+    ac.abort();
+    await eventually(() => Atomics.load(flags, 1) === 1);
+    expect(Atomics.load(flags, 2)).toBe(1);
+    const produced = Atomics.load(flags, 0);
+    await Bun.sleep(30);
+    expect(Atomics.load(flags, 0)).toBe(produced);
   });
 
   test("the seed's TokenStreamer streams server-sent events", async () => {
