@@ -90,6 +90,7 @@ export class Controller {
     for (const d of starting) {
       this.#live.set(d.key, d);
       this.#publish(d);
+      d.watchHealth();
     }
     app.status = "RUNNING";
     this.onRoutesChanged();

@@ -61,7 +61,8 @@ export class DeploymentState {
   async reconcile(): Promise<void> {
     const missing = this.wanted - this.replicas.filter((r) => r.state !== "STOPPING").length;
     if (missing > 0) {
-      this.status = this.replicas.length ? "UPSCALING" : "UPDATING";
+      // A deployment recovering from a lost replica stays UNHEALTHY until it is whole again.
+      if (this.status !== "UNHEALTHY") this.status = this.replicas.length ? "UPSCALING" : "UPDATING";
       await Promise.all(Array.from({ length: missing }, () => this.#startOne()));
     } else if (missing < 0) {
       this.status = "DOWNSCALING";
@@ -81,6 +82,9 @@ export class DeploymentState {
       this.replicas.push(r);
       try {
         await r.start(this.events.directory());
+        // A replica whose first health check fails never takes traffic.
+        await this.#check(r);
+        r.state = "RUNNING";
         if (this.#stopped) return void r.kill();
         r.onExit((err) => this.#lost(r, err));
         this.events.changed(this);
@@ -93,11 +97,52 @@ export class DeploymentState {
     }
     if (this.#stopped) return;
     const msg = lastError instanceof Error ? `${lastError.name}: ${lastError.message}` : String(lastError);
-    this.status = "DEPLOY_FAILED";
+    if (this.status !== "UNHEALTHY") this.status = "DEPLOY_FAILED";
     this.message = `replica failed to start after ${START_ATTEMPTS} attempts: ${msg}`;
     const err = new Error(`deployment ${this.spec.name} of application ${this.appName} failed to deploy: ${msg}`);
     if (lastError instanceof Error && lastError.stack) err.stack = lastError.stack;
     throw err;
+  }
+
+  /** One health check: `checkHealth()` within `healthCheckTimeoutMs`. */
+  async #check(r: ReplicaWorker): Promise<void> {
+    const ms = this.spec.options.healthCheckTimeoutMs;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      await Promise.race([
+        r.host.checkHealth(),
+        new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`health check timed out after ${ms} ms`)), ms))),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #healthTimer: ReturnType<typeof setInterval> | undefined;
+  #failures = new Map<ReplicaWorker, number>();
+
+  /** Checks every running replica each `healthCheckPeriodMs`; 3 failures in a row replace it. */
+  watchHealth(): void {
+    clearInterval(this.#healthTimer);
+    this.#healthTimer = setInterval(() => {
+      for (const r of this.running()) {
+        this.#check(r).then(
+          () => this.#failures.delete(r),
+          (err) => {
+            const n = (this.#failures.get(r) ?? 0) + 1;
+            this.#failures.set(r, n);
+            if (n < 3 || this.#stopped || r.state !== "RUNNING") return;
+            this.#failures.delete(r);
+            r.state = "STOPPING";
+            this.events.changed(this);
+            void r.stop(this.spec.options.gracefulShutdownTimeoutMs).finally(() =>
+              this.#lost(r, new Error(`replica ${r.id} failed 3 health checks in a row: ${(err as Error).message}`)),
+            );
+          },
+        );
+      }
+    }, this.spec.options.healthCheckPeriodMs);
+    (this.#healthTimer as { unref?: () => void }).unref?.();
   }
 
   /** A running replica died: tell callers, then start a replacement. */
@@ -108,9 +153,20 @@ export class DeploymentState {
     if (this.#stopped) return;
     this.status = "UNHEALTHY";
     this.message = err.message;
-    this.reconcile().catch(() => {
-      /* status holds the failure */
-    });
+    this.#recover();
+  }
+
+  /** Starts replacements until the deployment is whole again, backing off between failures. */
+  #recover(delayMs = 0): void {
+    const timer = setTimeout(() => {
+      this.reconcile().catch((e) => {
+        if (this.#stopped) return;
+        this.status = "UNHEALTHY";
+        this.message = (e as Error).message;
+        this.#recover(Math.min(Math.max(delayMs * 2, 500), 10_000));
+      });
+    }, delayMs);
+    (timer as { unref?: () => void }).unref?.();
   }
 
   #remove(r: ReplicaWorker): void {
@@ -128,6 +184,7 @@ export class DeploymentState {
   /** Stops every replica gracefully. */
   async stop(): Promise<void> {
     this.#stopped = true;
+    clearInterval(this.#healthTimer);
     const all = this.replicas;
     for (const r of all) r.state = "STOPPING";
     this.events.changed(this);

@@ -54,7 +54,6 @@ export class ReplicaWorker {
       this.host.start(Comlink.transfer(init, [port])),
       new Promise<never>((_, reject) => this.onExit(reject)),
     ]);
-    this.state = "RUNNING";
   }
 
   /** Runs `listener` once, if the Worker crashes or exits (not when stopped on purpose). */
