@@ -8,6 +8,7 @@ import { checkRoutePrefix } from "./routes.ts";
 import { type RunOptions, type StartOptions, runtime, runtimeIfAny } from "./runtime.ts";
 import type { ServeStatus } from "./status.ts";
 import { ServeError } from "./errors.ts";
+import { transfer } from "./transfer.ts";
 
 type Decorator = <T extends Target>(target: T, context?: ClassDecoratorContext | unknown) => T & Deployment<T>;
 
@@ -92,4 +93,5 @@ export const serve = {
   getReplicaContext,
   getMultiplexedModelId,
   ingress,
+  transfer,
 };
