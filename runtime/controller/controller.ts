@@ -73,6 +73,8 @@ export class Controller {
     const dropped = old ? [...old.deployments.values()].filter((d) => !app.deployments.has(d.spec.name) ) : [];
     this.apps.set(spec.name, app);
     this.#broadcastDirectory();
+    // Routed from now on: requests that come while replicas start wait in the proxy's queue.
+    this.onRoutesChanged();
     try {
       await Promise.all([...starting.map((d) => d.reconcile()), ...reconfigured]);
     } catch (err) {
