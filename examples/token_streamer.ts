@@ -16,7 +16,18 @@ export const TokenStreamer = serve.deployment(class TokenStreamer {
 
   async call(request: Request): Promise<Response> {
     const { prompt } = (await request.json()) as { prompt: string };
-    const body = ReadableStream.from(this.stream(prompt));
+    const tokens = this.stream(prompt);
+    const encoder = new TextEncoder();
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        const { done, value } = await tokens.next();
+        if (done) controller.close();
+        else controller.enqueue(encoder.encode(value));
+      },
+      async cancel() {
+        await tokens.return(undefined);
+      },
+    });
     return new Response(body, { headers: { "content-type": "text/event-stream" } });
   }
 });

@@ -42,6 +42,7 @@ export class MainRuntime implements Runtime {
         client.replicaDied(id, err);
       },
       setDirectory: () => {},
+      setModels: (id, ids) => client.setModels(id, ids),
     });
     this.controller.onRoutesChanged = () => this.#updateRoutes();
   }

@@ -3,12 +3,12 @@ import { ServeError } from "./errors.ts";
 import { callerLocation } from "./location.ts";
 import { type DeploymentOptions, validateOptions } from "./options.ts";
 import { registerTarget, type Source } from "./registry.ts";
-import type { DeploymentHandle } from "./handle.ts";
+import type { HandleBrand } from "./handle.ts";
 
 /** A class or a function that a deployment serves. */
 export type Target = (abstract new (...args: any[]) => any) | ((...args: any[]) => any);
 
-type BindArg<X> = X extends DeploymentHandle<any, any>
+type BindArg<X> = X extends HandleBrand
   ? Application<any>
   : X extends (...args: any[]) => any
     ? X

@@ -30,6 +30,11 @@ export interface HandleOptions extends CallOptions {}
 
 declare const HANDLE: unique symbol;
 
+/** Marks a type as a DeploymentHandle (compile time only), so `bind()` can accept an Application in its place. */
+export interface HandleBrand {
+  readonly [HANDLE]: "DeploymentHandle";
+}
+
 /**
  * A handle to a deployment. `T` is the `Deployment` (or the class's instance type).
  * `handle.remote(...)` calls `call`; `handle.m.remote(...)` calls method `m`.
@@ -49,8 +54,7 @@ export type DeploymentHandle<T = any, S extends boolean = false> = {
   options<O extends HandleOptions>(options: O): DeploymentHandle<T, O["stream"] extends true ? true : O["stream"] extends false ? false : S>;
   readonly deploymentName: string;
   readonly appName: string;
-  readonly [HANDLE]?: T;
-};
+} & HandleBrand;
 
 const SKIP = new Set<PropertyKey>(["then", "toJSON", "constructor", "asymmetricMatch", "$$typeof", "nodeType", "inspect"]);
 const OPTION_KEYS = new Set(["methodName", "stream", "multiplexedModelId"]);

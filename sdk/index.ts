@@ -14,6 +14,8 @@ export { DeploymentResponse, DeploymentResponseGenerator } from "./response.ts";
 export type { DeploymentOptions, AutoscalingConfig } from "./options.ts";
 export type { RequestContext, ReplicaContext } from "./context.ts";
 export type { RunOptions, StartOptions, HttpOptions } from "./runtime.ts";
+export type { MultiplexedOptions } from "./multiplexed.ts";
+export type { BatchOptions, Batched, StreamingBatched } from "./batch.ts";
 export type * from "./status.ts";
 export {
   ServeError,

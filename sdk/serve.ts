@@ -9,6 +9,8 @@ import { type RunOptions, type StartOptions, runtime, runtimeIfAny } from "./run
 import type { ServeStatus } from "./status.ts";
 import { ServeError } from "./errors.ts";
 import { transfer } from "./transfer.ts";
+import { multiplexed } from "./multiplexed.ts";
+import { batch } from "./batch.ts";
 
 type Decorator = <T extends Target>(target: T, context?: ClassDecoratorContext | unknown) => T & Deployment<T>;
 
@@ -94,4 +96,6 @@ export const serve = {
   getMultiplexedModelId,
   ingress,
   transfer,
+  multiplexed,
+  batch,
 };

@@ -4,10 +4,18 @@ export type ApplicationStatus = "NOT_STARTED" | "DEPLOYING" | "DEPLOY_FAILED" | 
 export type DeploymentStatus = "UPDATING" | "HEALTHY" | "UNHEALTHY" | "DEPLOY_FAILED" | "UPSCALING" | "DOWNSCALING";
 export type ReplicaState = "STARTING" | "UPDATING" | "RECOVERING" | "RUNNING" | "STOPPING";
 
+export interface ReplicaStatusInfo {
+  replicaId: string;
+  state: ReplicaState;
+  /** Multiplexed model ids held or loading. */
+  multiplexedModelIds: string[];
+}
+
 export interface DeploymentStatusInfo {
   status: DeploymentStatus;
   message: string;
   replicaStates: Partial<Record<ReplicaState, number>>;
+  replicas: ReplicaStatusInfo[];
 }
 
 export interface ApplicationStatusInfo {

@@ -19,6 +19,7 @@ export interface CallerThread {
   unavailable(key: string, message: string, name: string): void;
   replicaDied(replicaId: string, message: string): void;
   setDirectory(directory: Directory): void;
+  setModels(replicaId: string, ids: string[]): void;
 }
 
 export interface AppState {
@@ -178,7 +179,10 @@ export class Controller {
     const t = this.#threads.get(thread);
     if (!t) return;
     const running = d.running();
-    for (const r of running) this.connect(thread, r.id);
+    for (const r of running) {
+      this.connect(thread, r.id);
+      if (r.models.length) t.setModels(r.id, r.models);
+    }
     t.setReplicas(d.key, running.map((r) => r.id), d.limits);
   }
 
@@ -212,6 +216,10 @@ export class Controller {
     const api: ControllerForReplica = {
       subscribe: (appName, deploymentName) => this.subscribe(id, appName, deploymentName),
       connect: (replicaId) => this.connect(id, replicaId),
+      reportModels: (ids) => {
+        r.models = ids;
+        for (const thread of this.#subscribers.get(d.key) ?? []) this.#threads.get(thread)?.setModels(r.id, ids);
+      },
     };
     const r = new ReplicaWorker(d.appName, d.spec, api);
     id = r.id;
@@ -222,6 +230,7 @@ export class Controller {
       unavailable: (key, message, name) => void r.host.unavailable(key, message, name),
       replicaDied: (replicaId, message) => void r.host.replicaDied(replicaId, message),
       setDirectory: (dir) => void r.host.setDirectory(dir),
+      setModels: (replicaId, ids) => void r.host.setModels(replicaId, ids),
     });
     r.onExit((err) => {
       // A replica that dies while starting never took traffic, but others may hold ports to it.

@@ -195,6 +195,7 @@ export class DeploymentState {
   info(): DeploymentStatusInfo {
     const replicaStates: Partial<Record<ReplicaState, number>> = {};
     for (const r of this.replicas) replicaStates[r.state] = (replicaStates[r.state] ?? 0) + 1;
-    return { status: this.status, message: this.message, replicaStates };
+    const replicas = this.replicas.map((r) => ({ replicaId: r.id, state: r.state, multiplexedModelIds: [...r.models] }));
+    return { status: this.status, message: this.message, replicaStates, replicas };
   }
 }

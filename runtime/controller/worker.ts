@@ -17,6 +17,8 @@ const suffix = Math.random().toString(36).slice(2, 6);
 export class ReplicaWorker {
   readonly id: string;
   state: ReplicaState = "STARTING";
+  /** Multiplexed model ids it holds or is loading, as it last reported. */
+  models: string[] = [];
   readonly host: Comlink.Remote<ReplicaHost>;
   readonly #worker: Worker;
   /** Kept referenced for the Worker's life (a collected endpoint would drop replica calls). */

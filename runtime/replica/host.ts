@@ -8,6 +8,7 @@ import type { DeploymentSpec } from "../../sdk/graph.ts";
 import { HANDLE_MARKER } from "../../sdk/graph.ts";
 import { makeHandle } from "../../sdk/handle.ts";
 import { installRuntime } from "../../sdk/runtime.ts";
+import { disposeAllModels, onModelIdsChanged } from "../../sdk/multiplexed.ts";
 import { Client } from "../router/client.ts";
 import type { RouterLimits } from "../router/router.ts";
 import { BatchedPort } from "../wire/port.ts";
@@ -22,6 +23,8 @@ import { ReplicaRuntime } from "./runtime.ts";
 export interface ControllerForReplica {
   subscribe(appName: string, deploymentName: string): void;
   connect(replicaId: string): void;
+  /** The multiplexed model ids this replica holds or is loading. */
+  reportModels(ids: string[]): void;
 }
 
 export interface ReplicaInit {
@@ -56,6 +59,7 @@ export class ReplicaHost {
     installRuntime(runtime);
     await registerBuiltins();
     for (const name of spec.handles) client.router({ appName, deploymentName: name });
+    onModelIdsChanged((ids) => void controller.reportModels(ids));
 
     const target = await loadTarget(spec.source, runtime.runReached);
     const args = spec.args.map((a) => reviveHandles(a, appName));
@@ -80,6 +84,10 @@ export class ReplicaHost {
   #attach(cp: CallerPort): void {
     const replica = this.#replica!;
     cp.port.listen((msg) => replica.receive(cp, msg));
+  }
+
+  setModels(replicaId: string, ids: string[]): void {
+    this.#client?.setModels(replicaId, ids);
   }
 
   addLink(replicaId: string, port: MessagePort): void {
@@ -139,6 +147,7 @@ export class ReplicaHost {
     }
     const inst = this.#instance;
     try {
+      await disposeAllModels().catch((err) => console.error(`[tsserve] disposing models of ${this.#replica?.id}: ${err}`));
       if (inst && typeof inst[Symbol.asyncDispose] === "function") await inst[Symbol.asyncDispose]();
       else if (inst && typeof inst[Symbol.dispose] === "function") inst[Symbol.dispose]();
     } finally {

@@ -50,6 +50,7 @@ export class Client {
   addLink(replicaId: string, port: MessagePort): void {
     this.#links.get(replicaId)?.die(new ReplicaDiedError(`replica ${replicaId} was reconnected`));
     const link = new ReplicaLink(replicaId, port);
+    link.models = new Set(this.#models.get(replicaId) ?? []);
     this.#links.set(replicaId, link);
     for (const wake of this.#linkWaiters.get(replicaId) ?? []) wake(link);
     this.#linkWaiters.delete(replicaId);
@@ -81,6 +82,15 @@ export class Client {
     for (const lane of ["handle", "proxy"] as const) this.#routers.get(`${lane}:${key}`)?.update(links, set.limits);
   }
 
+  /** The multiplexed models a replica holds changed. */
+  setModels(replicaId: string, ids: string[]): void {
+    const link = this.#links.get(replicaId);
+    if (link) link.models = new Set(ids);
+    this.#models.set(replicaId, ids);
+  }
+
+  readonly #models = new Map<string, string[]>();
+
   /** The deployment is gone or failed: its queued and future requests fail with `err`. */
   unavailable(key: string, err: Error): void {
     this.#replicaSets.delete(key);
@@ -91,6 +101,7 @@ export class Client {
   replicaDied(replicaId: string, err: Error): void {
     const link = this.#links.get(replicaId);
     this.#links.delete(replicaId);
+    this.#models.delete(replicaId);
     link?.die(err);
     for (const [key, set] of this.#replicaSets) {
       if (set.ids.includes(replicaId)) {

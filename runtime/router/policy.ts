@@ -6,6 +6,27 @@
 export interface Candidate {
   inFlight: number;
   dead: boolean;
+  /** Multiplexed model ids the replica holds or is loading. */
+  models: ReadonlySet<string>;
+}
+
+/**
+ * For a request with a model id: a replica holding (or loading) that model when one has
+ * room; otherwise the replica with room holding the fewest models, which will load it. So
+ * traffic for one model sticks to one replica until it is full, then spills.
+ */
+export function pickForModel<C extends Candidate>(replicas: readonly C[], maxOngoing: number, modelId: string): C | undefined {
+  let best: C | undefined;
+  for (const r of replicas) {
+    if (r.dead || r.inFlight >= maxOngoing || !r.models.has(modelId)) continue;
+    if (!best || r.inFlight < best.inFlight) best = r;
+  }
+  if (best) return best;
+  for (const r of replicas) {
+    if (r.dead || r.inFlight >= maxOngoing) continue;
+    if (!best || r.models.size < best.models.size || (r.models.size === best.models.size && r.inFlight < best.inFlight)) best = r;
+  }
+  return best;
 }
 
 /** A replica with room, or undefined when every one is at `maxOngoing`. */

@@ -5,7 +5,7 @@
  */
 import { BackPressureError, DeploymentUnavailableError } from "../../sdk/errors.ts";
 import type { ReplicaLink } from "../wire/link.ts";
-import { pickReplica } from "./policy.ts";
+import { pickForModel, pickReplica } from "./policy.ts";
 import { Queue } from "./queue.ts";
 
 /** A request as the router sees it. */
@@ -14,6 +14,8 @@ export interface Routable {
   dispatch(link: ReplicaLink): void;
   /** Refused before it was sent. */
   fail(err: Error): void;
+  /** The multiplexed model the request is for ("" for none). */
+  readonly modelId: string;
 }
 
 export interface RouterLimits {
@@ -43,7 +45,7 @@ export class Router {
   submit(req: Routable): void {
     if (this.#unavailable) return req.fail(this.#unavailable);
     if (this.#queue.size === 0) {
-      const link = pickReplica(this.#links, this.#limits.maxOngoingRequests);
+      const link = this.#pick(req);
       if (link) return this.#send(link, req);
     }
     const max = this.#limits.maxQueuedRequests;
@@ -72,6 +74,11 @@ export class Router {
     for (const req of this.#queue.drain()) req.fail(err);
   }
 
+  #pick(req: Routable): ReplicaLink | undefined {
+    const max = this.#limits.maxOngoingRequests;
+    return req.modelId ? pickForModel(this.#links, max, req.modelId) : pickReplica(this.#links, max);
+  }
+
   #send(link: ReplicaLink, req: Routable): void {
     link.inFlight++;
     req.dispatch(link);
@@ -79,7 +86,7 @@ export class Router {
 
   #drain = (): void => {
     while (this.#queue.size > 0) {
-      const link = pickReplica(this.#links, this.#limits.maxOngoingRequests);
+      const link = this.#pick(this.#queue.peek()!);
       if (!link) return;
       this.#send(link, this.#queue.shift()!);
     }

@@ -27,6 +27,9 @@ export interface CallerThread {
 export class OutgoingCall implements Call, Routable, Receiver {
   readonly id = nextId();
   link: ReplicaLink | undefined;
+  get modelId(): string {
+    return this.msg.ctx.modelId;
+  }
   #state: "waiting" | "queued" | "sent" | "done" = "waiting";
   #outcome: Outcome | undefined;
   #waiters: Waiter[] = [];

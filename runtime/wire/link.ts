@@ -17,6 +17,8 @@ export class ReplicaLink {
   /** Requests sent and not yet answered, counted against `maxOngoingRequests`. */
   inFlight = 0;
   dead = false;
+  /** Multiplexed model ids the replica holds or is loading, as it last reported. */
+  models: ReadonlySet<string> = new Set();
   readonly #receivers = new Map<number, Receiver>();
   readonly #port: BatchedPort<ToReplica, ToCaller>;
   /** Called when a slot frees up (routers drain their queues). */

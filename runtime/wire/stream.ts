@@ -15,6 +15,9 @@ import { CREDIT_EVERY } from "./window.ts";
 export class OutgoingStream implements StreamCall, Routable, Receiver {
   readonly id = nextId();
   link: ReplicaLink | undefined;
+  get modelId(): string {
+    return this.msg.ctx.modelId;
+  }
   #state: "queued" | "sent" | "done" = "queued";
   #counted = false;
   #items: unknown[] = [];

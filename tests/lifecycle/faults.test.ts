@@ -15,7 +15,7 @@ describe("faults", () => {
     const ids = new Set<string>();
     for (let i = 0; i < 20 && ids.size < 2; i++) ids.add(await h.whoAmI.remote());
     expect(ids.size).toBe(2);
-    const err = await h.crash.remote().catch((e) => e);
+    const err = (await h.crash.remote().catch((e: Error) => e)) as Error;
     expect(err.name).toBe("ReplicaDiedError");
     // Others keep answering, and a replacement comes up.
     await eventually(async () => (await serve.status()).applications.crashy!.deployments.Crashy!.replicaStates.RUNNING === 2, 10_000);

@@ -1,0 +1,32 @@
+/**
+ * The admin side of tsserve: the config schema, applying configs, and the authenticated
+ * admin REST API that `tsserve deploy/status/config/shutdown` talk to.
+ */
+import { ServeError } from "../../sdk/errors.ts";
+import { type HttpServer, serveHttp } from "../platform/index.ts";
+import { type AdminOptions, adminApp, ownOrigins } from "./server.ts";
+
+export { ConfigApplier, prepareConfig, wantedReplicas, withOverrides, type Prepared, type PreparedApp, type ApplyResult } from "./apply.ts";
+export { importApp, absoluteImportPath, ImportError, type ImportedApp } from "./import.ts";
+export { adminApp, ownOrigins, APPLICATIONS_PATH, CONFIG_NAME_HEADER, type AdminOptions, type AdminState } from "./server.ts";
+export * from "./schema.ts";
+export { readToken, serverToken, tokenFile } from "./token.ts";
+
+export const DEFAULT_ADMIN = { host: "127.0.0.1", port: 8265 };
+
+/** A config is small: refuse bodies over 10 MiB. */
+const MAX_BODY = 10 * 1024 * 1024;
+
+/** Serves the admin API on host:port (0 = a free port). */
+export function startAdmin(address: { host: string; port: number }, options: AdminOptions): HttpServer {
+  let origins = new Set<string>();
+  const app = adminApp(options, () => origins);
+  let server: HttpServer;
+  try {
+    server = serveHttp({ host: address.host, port: address.port, maxRequestBodySize: MAX_BODY }, (req) => app.handle(req) as Promise<Response>);
+  } catch (err) {
+    throw new ServeError(`cannot listen on ${address.host}:${address.port} for the admin API: ${(err as Error).message}; is another tsserve running? Pick another port with --admin-port`);
+  }
+  origins = ownOrigins(server.url);
+  return server;
+}

@@ -1,0 +1,128 @@
+/**
+ * The admin REST API: `GET/PUT/DELETE /api/serve/applications/`, on Elysia. Every request
+ * must carry `Authorization: Bearer <token>` (401), and a browser `Origin` other than the
+ * admin's own is refused whatever the method (403), so a web page cannot drive it. Testable
+ * without a socket: `adminApp(...).handle(new Request(...))`.
+ */
+import { Elysia } from "elysia";
+import type { ServeStatus } from "../../sdk/status.ts";
+import { type ConfigApplier, prepareConfig, wantedReplicas } from "./apply.ts";
+import { type AdminConfig, ConfigError, type HttpConfig, type ServeConfig, validateConfig } from "./schema.ts";
+import { sameToken } from "./token.ts";
+
+export const APPLICATIONS_PATH = "/api/serve/applications/";
+/** Names the config in messages (the CLI sends its file name). */
+export const CONFIG_NAME_HEADER = "x-tsserve-config-name";
+
+export interface AdminOptions {
+  token: string;
+  applier: ConfigApplier;
+  status(): Promise<ServeStatus>;
+  /** Where the instance listens, shown in the deployed config. */
+  listening(): { http: HttpConfig; admin: AdminConfig };
+  /** Deletes every application and stops the proxy (the instance exits after answering). */
+  shutdown(): Promise<void>;
+  /** Relative import paths in a PUT are relative to this directory. */
+  baseDir: string;
+}
+
+/** What `GET /api/serve/applications/` answers. */
+export interface AdminState extends ServeStatus {
+  /** The applications configs deployed, as a config; null when none did. */
+  config: ServeConfig | null;
+  /** Replicas each deployment starts with: `{ app: { deployment: n } }`. */
+  targets: Record<string, Record<string, number>>;
+  /** Config applies asked for and finished, and the errors of the last one. */
+  apply: { requested: number; completed: number; errors: Record<string, string> };
+}
+
+const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
+  new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } });
+
+const error = (status: number, message: string, headers: Record<string, string> = {}) => json(status, { error: message }, headers);
+
+/** The admin app; `origins()` are the origins a browser may send (the admin's own). */
+export function adminApp(options: AdminOptions, origins: () => Set<string>): Elysia<any, any, any, any, any, any, any> {
+  const { applier } = options;
+  const controller = applier.controller;
+
+  const state = async (): Promise<AdminState> => {
+    const status = await options.status();
+    const apps = applier.applications();
+    const targets: AdminState["targets"] = {};
+    for (const [name, app] of controller.apps) {
+      targets[name] = Object.fromEntries(app.spec.deployments.map((d) => [d.name, wantedReplicas(d)]));
+    }
+    return {
+      ...status,
+      config: apps.length ? { ...options.listening(), applications: apps } : null,
+      targets,
+      apply: { requested: applier.requested, completed: applier.completed, errors: applier.lastErrors },
+    };
+  };
+
+  const put = async (request: Request): Promise<Response> => {
+    const file = request.headers.get(CONFIG_NAME_HEADER) || "request body";
+    const text = await request.text();
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch (err) {
+      return error(400, `${file}: not valid JSON: ${(err as Error).message}`);
+    }
+    try {
+      const config = validateConfig(body, file);
+      const prepared = await prepareConfig(config, file, options.baseDir);
+      applier.check(prepared, file);
+      const before = new Set(applier.appNames);
+      const { generation } = applier.apply(prepared);
+      const applications = prepared.apps.map((a) => a.config.name);
+      return json(200, { generation, applications, deleted: [...before].filter((n) => !applications.includes(n)) });
+    } catch (err) {
+      if (err instanceof ConfigError) return error(400, err.message);
+      throw err;
+    }
+  };
+
+  const routes = (path: string) => (app: Elysia) =>
+    app
+      .get(path, async () => json(200, await state()))
+      .put(path, ({ request }) => put(request), { parse: "none" })
+      .delete(path, async () => {
+        await options.shutdown();
+        return json(200, { message: "every application was deleted; the instance is shutting down" });
+      });
+
+  return new Elysia()
+    .onRequest(({ request }) => {
+      const origin = request.headers.get("origin");
+      if (origin !== null && !origins().has(origin)) {
+        return error(403, `requests from a web page at ${origin} are refused: the admin API takes requests from its own origin and from tools such as the tsserve CLI`);
+      }
+      const auth = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.get("authorization") ?? "");
+      if (!auth || !sameToken(auth[1]!, options.token)) {
+        return error(
+          401,
+          `${auth ? "wrong" : "missing"} bearer token: send Authorization: Bearer <token>, the token being TSSERVE_TOKEN or the contents of ~/.tsserve/token on the admin's machine`,
+          { "www-authenticate": 'Bearer realm="tsserve"' },
+        );
+      }
+    })
+    .use(routes(APPLICATIONS_PATH))
+    .use(routes(APPLICATIONS_PATH.slice(0, -1)))
+    .onError(({ code, error: err }) => {
+      if (code === "NOT_FOUND") return error(404, `no such endpoint; the admin API is GET, PUT and DELETE ${APPLICATIONS_PATH}`);
+      console.error(`[tsserve] admin API: ${(err as Error)?.stack ?? err}`);
+      return error(500, `internal error: ${(err as Error)?.message ?? err}`);
+    }) as any;
+}
+
+/** The origins of an admin listening at `url`: itself, and its loopback aliases when it is on loopback. */
+export function ownOrigins(url: string): Set<string> {
+  const u = new URL(url);
+  const out = new Set([u.origin]);
+  if (["127.0.0.1", "localhost", "[::1]"].includes(u.hostname)) {
+    for (const h of ["127.0.0.1", "localhost", "[::1]"]) out.add(`${u.protocol}//${h}:${u.port}`);
+  }
+  return out;
+}

@@ -1,0 +1,99 @@
+// Chaining: a DeploymentResponse passed as an argument of another remote() call.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { serve, ServeError } from "tsserve";
+import { startServe, type Served } from "../harness.ts";
+import { deployed } from "../fixtures/scope.ts";
+import { type Adder, blockingApp, type Failer, hubApp, type Multiplier } from "../fixtures/chaining.ts";
+
+let served: Served;
+beforeAll(async () => {
+  served = await startServe();
+});
+afterAll(async () => {
+  await served[Symbol.asyncDispose]();
+});
+
+/** Deploys the Hub app and returns main-thread handles to its parts. */
+async function hub(name: string) {
+  const app = await deployed(hubApp, { name });
+  return {
+    app,
+    adder: serve.getDeploymentHandle<typeof Adder>("Adder", name),
+    multiplier: serve.getDeploymentHandle<typeof Multiplier>("Multiplier", name),
+    failer: serve.getDeploymentHandle<typeof Failer>("Failer", name),
+  };
+}
+
+async function rejection(p: PromiseLike<unknown>): Promise<Error> {
+  try {
+    await p;
+  } catch (err) {
+    return err as Error;
+  }
+  throw new Error("expected a rejection, got a value");
+}
+
+test("a response passed as a top-level argument is resolved first: (5 + 1) * 2 = 12", async () => {
+  const { app, adder, multiplier } = await hub("c-top-level");
+  await using _ = app;
+  expect(await multiplier.remote(adder.remote(5))).toBe(12);
+});
+
+test("a replica can chain responses too", async () => {
+  const { app } = await hub("c-in-replica");
+  await using _ = app;
+  expect(await app.handle.remote(5)).toBe(12);
+});
+
+test("one response can feed several calls", async () => {
+  const { app, adder, multiplier } = await hub("c-fan-out");
+  await using _ = app;
+  const sum = adder.remote(5);
+  expect(await Promise.all([multiplier.remote(sum), multiplier.remote(sum), adder.remote(sum)])).toEqual([12, 12, 7]);
+  expect(await sum).toBe(6);
+});
+
+test("an upstream error rejects every dependent call with the upstream error", async () => {
+  const { app, failer, multiplier, adder } = await hub("c-upstream-error");
+  await using _ = app;
+  const bad = failer.remote(5);
+  const errors = await Promise.all([rejection(multiplier.remote(bad)), rejection(adder.remote(bad))]);
+  for (const err of errors) {
+    expect(err.name).toBe("RangeError");
+    expect(err.message).toBe("cannot take 5");
+  }
+});
+
+test("a response nested in an array argument throws ServeError saying top-level", async () => {
+  const { app, adder, multiplier } = await hub("c-nested");
+  await using _ = app;
+  const sum = adder.remote(1);
+  let err: Error | undefined;
+  try {
+    multiplier.remote([sum] as any);
+  } catch (e) {
+    err = e as Error;
+  }
+  expect(err).toBeInstanceOf(ServeError);
+  expect(err!.message).toContain("top-level");
+  await sum;
+});
+
+test("SharedArrayBuffer constructor arguments stay shared with the replica", async () => {
+  const flag = new SharedArrayBuffer(4);
+  await using app = await deployed(blockingApp("async", flag), { name: "c-sab" });
+  const r = await app.handle.remote(5, 2000);
+  expect(r.isShared).toBe(true);
+  // The Multiplier set the flag in the memory this thread holds.
+  expect(new Int32Array(flag)[0]).toBe(1);
+});
+
+test("the value goes from the upstream replica to the downstream one, not through a blocked caller (async upstream)", async () => {
+  await using app = await deployed(blockingApp("async", new SharedArrayBuffer(4)), { name: "c-direct-async" });
+  expect(await app.handle.remote(5, 1000)).toEqual({ waited: "ok", value: 12, isShared: true });
+});
+
+test("the value goes from the upstream replica to the downstream one, not through a blocked caller (sync upstream)", async () => {
+  await using app = await deployed(blockingApp("sync", new SharedArrayBuffer(4)), { name: "c-direct-sync" });
+  expect(await app.handle.remote(5, 1000)).toEqual({ waited: "ok", value: 12, isShared: true });
+});
