@@ -1,0 +1,118 @@
+/**
+ * A running tsserve instance, as `run` and `start` make it: the runtime (controller, HTTP
+ * proxy), the config applier, and the admin API; Ctrl-C or SIGTERM drains and exits 0.
+ */
+import { serve } from "../sdk/index.ts";
+import type { ServeStatus } from "../sdk/status.ts";
+import { mainRuntime } from "../runtime/main.ts";
+import { type AdminConfig, ConfigApplier, DEFAULT_ADMIN, type HttpConfig, type Prepared, serverToken, startAdmin, wantedReplicas } from "../runtime/admin/index.ts";
+import type { HttpServer } from "../runtime/platform/index.ts";
+import { CliError, err, out } from "./output.ts";
+import { Progress, whileRunning } from "./progress.ts";
+
+export interface InstanceOptions {
+  http: HttpConfig;
+  /** Where the admin API listens. */
+  admin: AdminConfig;
+  /** `run`: an admin port already in use is a warning, not an error. */
+  adminOptional: boolean;
+}
+
+export class Instance {
+  #stopping: Promise<never> | undefined;
+
+  private constructor(
+    readonly httpUrl: string,
+    readonly applier: ConfigApplier,
+    readonly admin: HttpServer | undefined,
+    readonly tokenFile: string | undefined,
+    readonly http: HttpConfig,
+    readonly adminAddress: AdminConfig,
+  ) {}
+
+  /** Starts the proxy and the admin API, and drains on SIGINT/SIGTERM. */
+  static async start(options: InstanceOptions): Promise<Instance> {
+    const http = { host: "127.0.0.1", port: 8000, requestTimeoutMs: null, ...options.http };
+    let httpUrl: string;
+    try {
+      ({ httpUrl } = await serve.start({ http }));
+    } catch (e) {
+      throw new CliError((e as Error).message.replace("serve.start({ http: { port } })", "--port"));
+    }
+    const runtime = mainRuntime();
+    const applier = new ConfigApplier(runtime.controller);
+    const adminAt = { ...DEFAULT_ADMIN, ...options.admin };
+    let admin: HttpServer | undefined;
+    let tokenFile: string | undefined;
+    let instance: Instance | undefined;
+    try {
+      const token = serverToken();
+      tokenFile = token.file;
+      admin = startAdmin(adminAt, {
+        token: token.token,
+        applier,
+        status: () => serve.status(),
+        listening: () => ({ http: { host: http.host, port: Number(new URL(httpUrl).port), requestTimeoutMs: http.requestTimeoutMs }, admin: { host: adminAt.host, port: admin ? Number(new URL(admin.url).port) : adminAt.port } }),
+        shutdown: async () => {
+          out("Shutting down (asked through the admin API)...");
+          await serve.shutdown();
+          // Answer the request first, then exit.
+          setTimeout(() => void instance?.stop(0), 50);
+        },
+        baseDir: process.cwd(),
+      });
+    } catch (e) {
+      if (!options.adminOptional) {
+        await serve.shutdown();
+        throw new CliError((e as Error).message);
+      }
+      err(`tsserve: warning: admin API not started: ${(e as Error).message}`);
+    }
+    instance = new Instance(httpUrl, applier, admin, tokenFile, http, adminAt);
+    for (const signal of ["SIGINT", "SIGTERM"] as const) {
+      process.on(signal, () => {
+        // A second Ctrl-C while draining: stop waiting.
+        if (instance!.#stopping) process.exit(130);
+        out(`\n${signal === "SIGINT" ? "Ctrl-C" : signal}: draining in-flight requests...`);
+        void instance!.stop(0);
+      });
+    }
+    return instance;
+  }
+
+  /** Drains every application, stops listening, exits with `code`. */
+  stop(code: number): Promise<never> {
+    this.#stopping ??= (async () => {
+      try {
+        await serve.shutdown();
+      } catch (e) {
+        err(`tsserve: error while shutting down: ${(e as Error).message}`);
+        code ||= 1;
+      }
+      this.applier.clear();
+      await this.admin?.stop();
+      out("Stopped.");
+      process.exit(code);
+    })();
+    return this.#stopping;
+  }
+
+  /** Deploys a prepared config, printing progress; resolves to the errors by application. */
+  async deploy(prepared: Prepared): Promise<Record<string, string>> {
+    const names = prepared.apps.map((a) => a.config.name);
+    const targets = Object.fromEntries(prepared.apps.map((a) => [a.config.name, Object.fromEntries(a.spec.deployments.map((d) => [d.name, wantedReplicas(d)]))]));
+    const progress = new Progress(names);
+    const { done } = this.applier.apply(prepared);
+    const result = await whileRunning(done, async () => progress.update({ applications: (await serve.status()).applications, targets }));
+    return result.errors;
+  }
+
+  async status(): Promise<ServeStatus> {
+    return serve.status();
+  }
+
+  /** Resolves never: the instance runs until a signal or the admin API stops it. */
+  block(): Promise<never> {
+    return new Promise<never>(() => {});
+  }
+}
