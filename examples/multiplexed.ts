@@ -19,7 +19,7 @@ export const MultiModel = serve.deployment(class MultiModel {
 
   async call(request: Request) {
     const model = await this.getModel(serve.getMultiplexedModelId());
-    return { model: model.id, replica: serve.getReplicaContext().replicaId, output: model.predict(await request.json()) };
+    return { model: model.id, replica: serve.getReplicaContext().replicaId, output: model.predict((await request.json()) as number[]) };
   }
 }, { numReplicas: 2 });
 

@@ -37,7 +37,7 @@ export async function prepareConfig(config: ServeConfig, file: string, baseDir: 
       try {
         imported = await importApp(importPath, { name: app.name, routePrefix: app.routePrefix, args: app.args });
       } catch (err) {
-        throw new ConfigError(`${file}: applications[${i}].importPath: ${(err as Error).message}`);
+        throw new ConfigError(`${file}: applications[${i}].importPath: ${(err as Error).message}`, (err as Error).message);
       }
       const spec = withOverrides(imported.spec, app.deployments, `${file}: applications[${i}]`);
       // The code's version travels in each deployment's source, which the controller compares

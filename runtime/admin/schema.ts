@@ -42,6 +42,13 @@ export interface ServeConfig {
 /** A config that failed its checks; the message names the file and the key path. */
 export class ConfigError extends ServeError {
   override name = "ConfigError";
+  constructor(
+    message: string,
+    /** The message without the file and key path, when another error was wrapped. */
+    readonly reason?: string,
+  ) {
+    super(message);
+  }
 }
 
 const TOP_KEYS = ["http", "admin", "applications"];

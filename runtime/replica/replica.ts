@@ -99,6 +99,7 @@ export class Replica {
     const key = `${from.caller}:${msg.id}`;
     const run: Running = { from, msg, ac: new AbortController(), cancelled: false };
     this.#running.set(key, run);
+    if (msg.keep) this.#keep(key);
     if (!msg.refs && this.#slots.tryAcquire()) return this.#invoke(key, run, msg.args);
     this.#prepare(key, run).catch((err) => this.#finish(key, run, false, err));
   }

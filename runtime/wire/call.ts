@@ -206,6 +206,9 @@ export class OutgoingCall implements Call, Routable, Receiver {
     this.#dependentsLeft++;
     if (this.#keep === "no") {
       this.#keep = "asked";
+      // If the call has not left this tick's batch yet, the flag travels with it; if it has,
+      // the Keep message catches it (or comes too late, and the caller supplies the value).
+      this.msg.keep = true;
       this.link!.post({ k: K.Keep, id: this.id });
     }
   }

@@ -65,6 +65,11 @@ export interface CallMsg {
   stream?: boolean;
   /** An HTTP request: `args[0]` is an `HttpRequestData`; the replica picks `fetch` or `call`. */
   http?: boolean;
+  /**
+   * Keep the result at the replica (as a `Keep` would). Set when the response is chained in
+   * the tick it was sent, so even a synchronous method's value stays where it was made.
+   */
+  keep?: boolean;
 }
 
 export interface IdMsg {

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { serve, ServeError } from "tsserve";
 import { startServe, type Served } from "../harness.ts";
 import { deployed } from "../fixtures/scope.ts";
-import { type Adder, blockingApp, type Failer, hubApp, type Multiplier } from "../fixtures/chaining.ts";
+import { type Adder, type AsyncFailer, blockingApp, type Failer, fanOutApp, hubApp, type Multiplier } from "../fixtures/chaining.ts";
 
 let served: Served;
 beforeAll(async () => {
@@ -21,6 +21,7 @@ async function hub(name: string) {
     adder: serve.getDeploymentHandle<typeof Adder>("Adder", name),
     multiplier: serve.getDeploymentHandle<typeof Multiplier>("Multiplier", name),
     failer: serve.getDeploymentHandle<typeof Failer>("Failer", name),
+    asyncFailer: serve.getDeploymentHandle<typeof AsyncFailer>("AsyncFailer", name),
   };
 }
 
@@ -53,6 +54,11 @@ test("one response can feed several calls", async () => {
   expect(await sum).toBe(6);
 });
 
+test("inside a replica, one response can feed several calls and still be awaited", async () => {
+  await using app = await deployed(fanOutApp, { name: "c-fan-out-replica" });
+  expect(await app.handle.remote(5)).toEqual([18, 18, 7, 6]);
+});
+
 test("an upstream error rejects every dependent call with the upstream error", async () => {
   const { app, failer, multiplier, adder } = await hub("c-upstream-error");
   await using _ = app;
@@ -61,6 +67,17 @@ test("an upstream error rejects every dependent call with the upstream error", a
   for (const err of errors) {
     expect(err.name).toBe("RangeError");
     expect(err.message).toBe("cannot take 5");
+  }
+});
+
+test("an upstream error that comes later also rejects every dependent call with it", async () => {
+  const { app, asyncFailer, multiplier, adder } = await hub("c-upstream-error-later");
+  await using _ = app;
+  const bad = asyncFailer.remote(5);
+  const errors = await Promise.all([rejection(multiplier.remote(bad)), rejection(adder.remote(bad)), rejection(bad)]);
+  for (const err of errors) {
+    expect(err.name).toBe("RangeError");
+    expect(err.message).toBe("cannot take 5 later");
   }
 });
 

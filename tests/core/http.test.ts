@@ -61,6 +61,7 @@ describe("routing", () => {
   test("two apps cannot share a prefix, and the first keeps serving", async () => {
     await using _ = await deployed(PathEcho.bind("one"), { name: "r-one", routePrefix: "/dup" });
     const err = await rejection(serve.run(PathEcho.bind("two"), { name: "r-two", routePrefix: "/dup" }));
+    expect(err.name).toBe("ServeError");
     expect(err.message).toContain('routePrefix "/dup" is already used by application "r-one"');
     expect(await text("/dup/x")).toBe("one /x");
     expect((await serve.status()).applications["r-two"]).toBeUndefined();
@@ -71,6 +72,13 @@ describe("routing", () => {
     const res = await get("/x");
     expect(res.status).toBe(404);
     expect(await res.text()).toBe(`Path '/x' not found. Ping ${served.url}/-/routes for available routes.`);
+  });
+
+  test("the 404 body names the path without its query", async () => {
+    await using _ = await deployed(PathEcho.bind("api"), { name: "r-404-query", routePrefix: "/api" });
+    const res = await get("/apix/y?z=1");
+    expect(res.status).toBe(404);
+    expect(await res.text()).toBe(`Path '/apix/y' not found. Ping ${served.url}/-/routes for available routes.`);
   });
 
   test("/-/routes lists prefixes and app names", async () => {

@@ -1,0 +1,44 @@
+/** `tsserve start`: a long-lived instance (controller, HTTP proxy, admin API) with no apps. */
+import { parse, portArg } from "./args.ts";
+import { Instance } from "./instance.ts";
+import { bold, dim, out, UsageError } from "./output.ts";
+import { version } from "./version.ts";
+
+export const summary = "run an instance with no applications (HTTP proxy and admin API), in the foreground";
+
+export const help = `Usage: tsserve start [options]
+
+Starts the controller, the HTTP proxy and the admin API, with no applications, and runs in
+the foreground until Ctrl-C, SIGTERM or tsserve shutdown. Send it applications with
+tsserve deploy. The admin API requires a bearer token: TSSERVE_TOKEN when set, otherwise
+the token in ~/.tsserve/token, created (mode 0600) if there is none.
+
+Options:
+  --host <host>        HTTP host (default 127.0.0.1)
+  --port <port>        HTTP port (default 8000; 0 picks a free port)
+  --admin-host <host>  admin API host (default 127.0.0.1; keep it on loopback unless you must)
+  --admin-port <port>  admin API port (default 8265; 0 picks a free port)
+  -h, --help           show this help`;
+
+export async function start(argv: string[]): Promise<void> {
+  const { values, positionals } = parse("start", argv, {
+    host: { type: "string" },
+    port: { type: "string" },
+    "admin-host": { type: "string" },
+    "admin-port": { type: "string" },
+  });
+  if (values.help) return out(help);
+  if (positionals.length) throw new UsageError(`tsserve start: unexpected argument "${positionals[0]}"; to serve an app, use tsserve run, or tsserve deploy to a started instance`);
+  const port = portArg(values.port, "--port");
+  const adminPort = portArg(values["admin-port"], "--admin-port");
+  const instance = await Instance.start({
+    http: { ...(values.host !== undefined && { host: values.host }), ...(port !== undefined && { port }) },
+    admin: { ...(values["admin-host"] !== undefined && { host: values["admin-host"] }), ...(adminPort !== undefined && { port: adminPort }) },
+    adminOptional: false,
+  });
+  out(`${bold(`tsserve ${version}`)} started`);
+  out(`HTTP proxy at ${bold(instance.httpUrl)}`);
+  out(`Admin API at ${bold(instance.admin!.url)}${instance.tokenFile ? ` (token in ${instance.tokenFile})` : " (token from TSSERVE_TOKEN)"}`);
+  out(dim("Deploy with: tsserve deploy <config.yaml | file.ts:export>. Press Ctrl-C to stop."));
+  await instance.block();
+}

@@ -1,0 +1,51 @@
+/** `tsserve status`: applications, deployments, replica states and messages. */
+import type { ServeStatus } from "../sdk/status.ts";
+import { ADDRESS_OPTION, adminAddress, parse } from "./args.ts";
+import { getState } from "./client.ts";
+import { bold, dim, out, statusColor, UsageError } from "./output.ts";
+import { table } from "./table.ts";
+
+export const summary = "show applications, deployments and replicas of a running instance";
+
+export const help = `Usage: tsserve status [--json] [--address <url>]
+
+Shows the applications of a running instance, their deployments, replica states and
+messages: a table for people (colour on a terminal, none with NO_COLOR), or with --json
+the shape of serve.status():
+  { proxy: { url, status }, applications: { <app>: { status, message, routePrefix,
+    deployments: { <name>: { status, message, replicaStates: { RUNNING: n, ... } } } } } }
+
+Options:
+  --json           print JSON
+  --address <url>  admin API (default TSSERVE_ADDRESS, else http://127.0.0.1:8265)
+  -h, --help       show this help`;
+
+export async function status(argv: string[]): Promise<void> {
+  const { values, positionals } = parse("status", argv, { ...ADDRESS_OPTION, json: { type: "boolean" } });
+  if (values.help) return out(help);
+  if (positionals.length) throw new UsageError(`tsserve status: unexpected argument "${positionals[0]}"`);
+  const state = await getState(adminAddress(values.address));
+  const status: ServeStatus = { proxy: state.proxy, applications: state.applications };
+  if (values.json) return out(JSON.stringify(status, null, 2));
+  out(statusTable(status));
+}
+
+const replicas = (states: Record<string, number | undefined>): string =>
+  Object.entries(states)
+    .filter(([, n]) => n)
+    .map(([s, n]) => `${s} ${n}`)
+    .join(", ") || "none";
+
+/** The status as people read it. */
+export function statusTable(status: ServeStatus): string {
+  const lines = [`Proxy: ${statusColor(status.proxy.status)}${status.proxy.url ? ` at ${status.proxy.url}` : ""}`, ""];
+  const apps = Object.entries(status.applications);
+  if (!apps.length) return [...lines, "No applications."].join("\n");
+  const rows: string[][] = [[bold("APPLICATION / DEPLOYMENT"), bold("STATUS"), bold("REPLICAS"), bold("MESSAGE")]];
+  for (const [name, app] of apps) {
+    const route = app.routePrefix === null ? dim("(no route)") : dim(app.routePrefix);
+    rows.push([`${name} ${route}`, statusColor(app.status), "", app.message]);
+    for (const [dn, d] of Object.entries(app.deployments)) rows.push([`  ${dn}`, statusColor(d.status), replicas(d.replicaStates), d.message]);
+  }
+  return [...lines, table(rows)].join("\n");
+}
