@@ -69,11 +69,17 @@ export class Instance {
       err(`tsserve: warning: admin API not started: ${(e as Error).message}`);
     }
     instance = new Instance(httpUrl, applier, admin, tokenFile, http, adminAt);
+    let firstSignalAt = 0;
     for (const signal of ["SIGINT", "SIGTERM"] as const) {
       process.on(signal, () => {
-        // A second Ctrl-C while draining: stop waiting.
-        if (instance!.#stopping) process.exit(130);
-        out(`\n${signal === "SIGINT" ? "Ctrl-C" : signal}: draining in-flight requests...`);
+        if (instance!.#stopping) {
+          // Ctrl-C again while draining stops waiting; a copy of the first signal (npm forwards
+          // the terminal's SIGINT to its child, which also got it) does not.
+          if (Date.now() - firstSignalAt > 1000) process.exit(130);
+          return;
+        }
+        firstSignalAt = Date.now();
+        out(`\n${signal === "SIGINT" ? "Ctrl-C" : signal}: draining in-flight requests (Ctrl-C again to stop now)...`);
         void instance!.stop(0);
       });
     }

@@ -19,8 +19,10 @@ const pump = async (stream: ReadableStream<Uint8Array>, sink: NodeJS.WriteStream
 };
 await Promise.all([pump(test.stdout, process.stdout), pump(test.stderr, process.stderr)]);
 const testCode = await test.exited;
-let passed = Number(/(\d+) pass/.exec(output)?.[1] ?? 0);
-let failed = Number(/(\d+) fail/.exec(output)?.[1] ?? 0);
+// bun test's own summary lines: " 166 pass" and " 0 fail", alone on their lines.
+const last = (re: RegExp) => Number([...output.matchAll(re)].at(-1)?.[1] ?? 0);
+let passed = last(/^\s*(\d+) pass$/gm);
+let failed = last(/^\s*(\d+) fail$/gm);
 if (testCode !== 0 && failed === 0) failed = 1;
 
 if (args.length === 0) {
