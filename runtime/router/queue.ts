@@ -26,6 +26,12 @@ export class Queue<T> {
     return item;
   }
 
+  /** Takes the newest item out. */
+  pop(): T | undefined {
+    if (this.size === 0) return undefined;
+    return this.#items.pop() as T;
+  }
+
   /** Takes `item` out wherever it stands (a cancelled request); false if it is not queued. */
   remove(item: T): boolean {
     const i = this.#items.indexOf(item, this.#head);

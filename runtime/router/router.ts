@@ -66,6 +66,9 @@ export class Router {
     this.#unavailable = undefined;
     this.#unsubscribe = links.map((l) => l.onFree(this.#drain));
     this.#drain();
+    // Requests made before the limits were known: refuse the newest beyond the queue limit.
+    const max = limits.maxQueuedRequests;
+    while (max >= 0 && this.#queue.size > max) this.#queue.pop()!.fail(new BackPressureError(max, max));
   }
 
   /** The deployment cannot serve: fail what waits, and what comes, with `err`. */
