@@ -1,5 +1,5 @@
 /** `tsserve build`: writes the config for some applications, with every deployment's options. */
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { basename, dirname, extname, relative, resolve, sep } from "node:path";
 import { type AppConfig, DEFAULT_ADMIN, type DeploymentConfig, importApp, type ServeConfig, splitImportPath, validateConfig } from "../runtime/admin/index.ts";
 import { stringifyYaml } from "../runtime/platform/yaml-write.ts";
@@ -57,6 +57,7 @@ export async function build(argv: string[]): Promise<void> {
   const header = `# Written by tsserve build ${positionals.join(" ")}\n# Import paths are relative to this file. Options under deployments override the code's.\n`;
   const text = header + stringifyYaml(config);
   if (!outFile) return void process.stdout.write(text);
+  mkdirSync(dirname(outFile), { recursive: true });
   writeFileSync(outFile, text);
   err(`Wrote ${values.output} (${applications.length} application${applications.length === 1 ? "" : "s"}, ${applications.reduce((n, a) => n + a.deployments.length, 0)} deployments)`);
 }

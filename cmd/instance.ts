@@ -3,7 +3,6 @@
  * proxy), the config applier, and the admin API; Ctrl-C or SIGTERM drains and exits 0.
  */
 import { serve } from "../sdk/index.ts";
-import type { ServeStatus } from "../sdk/status.ts";
 import { mainRuntime } from "../runtime/main.ts";
 import { type AdminConfig, ConfigApplier, DEFAULT_ADMIN, type HttpConfig, type Prepared, serverToken, startAdmin, wantedReplicas } from "../runtime/admin/index.ts";
 import type { HttpServer } from "../runtime/platform/index.ts";
@@ -26,8 +25,6 @@ export class Instance {
     readonly applier: ConfigApplier,
     readonly admin: HttpServer | undefined,
     readonly tokenFile: string | undefined,
-    readonly http: HttpConfig,
-    readonly adminAddress: AdminConfig,
   ) {}
 
   /** Starts the proxy and the admin API, and drains on SIGINT/SIGTERM. */
@@ -52,7 +49,10 @@ export class Instance {
         token: token.token,
         applier,
         status: () => serve.status(),
-        listening: () => ({ http: { host: http.host, port: Number(new URL(httpUrl).port), requestTimeoutMs: http.requestTimeoutMs }, admin: { host: adminAt.host, port: admin ? Number(new URL(admin.url).port) : adminAt.port } }),
+        listening: () => ({
+          http: { host: http.host, port: Number(new URL(httpUrl).port), requestTimeoutMs: http.requestTimeoutMs },
+          admin: { host: adminAt.host, port: admin ? Number(new URL(admin.url).port) : adminAt.port },
+        }),
         shutdown: async () => {
           out("Shutting down (asked through the admin API)...");
           await serve.shutdown();
@@ -68,7 +68,7 @@ export class Instance {
       }
       err(`tsserve: warning: admin API not started: ${(e as Error).message}`);
     }
-    instance = new Instance(httpUrl, applier, admin, tokenFile, http, adminAt);
+    instance = new Instance(httpUrl, applier, admin, tokenFile);
     let firstSignalAt = 0;
     for (const signal of ["SIGINT", "SIGTERM"] as const) {
       process.on(signal, () => {
@@ -111,10 +111,6 @@ export class Instance {
     const { done } = this.applier.apply(prepared);
     const result = await whileRunning(done, async () => progress.update({ applications: (await serve.status()).applications, targets }));
     return result.errors;
-  }
-
-  async status(): Promise<ServeStatus> {
-    return serve.status();
   }
 
   /** Resolves never: the instance runs until a signal or the admin API stops it. */

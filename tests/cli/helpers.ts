@@ -1,0 +1,201 @@
+/**
+ * Helpers for driving the tsserve binary: build it once per test process, copy it to an empty
+ * directory, spawn it with a temporary HOME, wait for its output (bounded), kill it after.
+ */
+import { chmodSync, cpSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Subprocess } from "bun";
+
+const repo = new URL("../..", import.meta.url).pathname;
+const fixtures = new URL("./fixtures/", import.meta.url).pathname;
+/** One build per `bun test` process, shared by every test file. */
+const buildDir = join(tmpdir(), `tsserve-cli-test-${process.pid}`);
+const temps: string[] = [];
+const running = new Set<Running>();
+
+// bun test runs no exit hooks, so each run removes the builds of runs that have ended.
+for (const name of readdirSync(tmpdir())) {
+  const pid = Number(/^tsserve-cli-test-(\d+)$/.exec(name)?.[1]);
+  if (!pid || pid === process.pid) continue;
+  try {
+    process.kill(pid, 0);
+  } catch {
+    rmSync(join(tmpdir(), name), { recursive: true, force: true });
+  }
+}
+
+/** Kills what the file's tests left running and removes their temporary directories: `afterAll(cleanup)`. */
+export async function cleanup(): Promise<void> {
+  await Promise.all([...running].map((r) => r[Symbol.asyncDispose]()));
+  for (const t of temps.splice(0)) rmSync(t, { recursive: true, force: true });
+}
+
+/** A fresh temporary directory, removed after the file's tests. */
+export function tempDir(label: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `tsserve-${label}-`));
+  temps.push(dir);
+  return dir;
+}
+
+/**
+ * The binary, built by `bun scripts/build.ts` and copied alone into an empty directory (so
+ * nothing beside it can help it).
+ */
+export async function binary(): Promise<string> {
+  const built = join(buildDir, "build", "tsserve");
+  if (!existsSync(built)) {
+    mkdirSync(join(buildDir, "build"), { recursive: true });
+    const p = Bun.spawn([process.execPath, "scripts/build.ts", "--outfile", built], { cwd: repo, stdout: "pipe", stderr: "pipe" });
+    const code = await p.exited;
+    if (code !== 0) throw new Error(`build failed: ${await new Response(p.stderr).text()}`);
+  }
+  const alone = join(buildDir, "bin", "tsserve");
+  if (!existsSync(alone)) {
+    mkdirSync(join(buildDir, "bin"), { recursive: true });
+    // A hard link is the same file alone in its directory, without a second 100 MB copy.
+    try {
+      linkSync(built, alone);
+    } catch {
+      cpSync(built, alone);
+      chmodSync(alone, 0o755);
+    }
+  }
+  return alone;
+}
+
+/** The fixture app (app.ts, greet.ts) copied into a new directory with no node_modules anywhere above it. */
+export function appDir(): string {
+  const dir = tempDir("app");
+  for (const f of ["app.ts", "greet.ts"]) cpSync(join(fixtures, f), join(dir, f));
+  return dir;
+}
+
+/** An environment with its own HOME and no TSSERVE_* variables, colour off. */
+export function cliEnv(home: string, extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith("TSSERVE_")) env[k] = v;
+  return { ...env, HOME: home, NO_COLOR: "1", ...extra };
+}
+
+export interface SpawnOptions {
+  cwd: string;
+  env: Record<string, string>;
+  /** Spawn this instead of the binary (e.g. [bun, "cmd/tsserve.ts"]). */
+  command?: string[];
+  stdin?: string;
+}
+
+/** A running tsserve process whose output we can wait on. */
+export class Running implements AsyncDisposable {
+  stdout = "";
+  stderr = "";
+  readonly proc: Subprocess<"pipe" | "ignore", "pipe", "pipe">;
+  #waiters = new Set<() => void>();
+
+  constructor(command: string[], options: SpawnOptions) {
+    this.proc = Bun.spawn(command, {
+      cwd: options.cwd,
+      env: options.env,
+      stdin: options.stdin === undefined ? "ignore" : "pipe",
+      stdout: "pipe",
+      stderr: "pipe",
+    }) as Subprocess<"pipe" | "ignore", "pipe", "pipe">;
+    if (options.stdin !== undefined) {
+      const sink = this.proc.stdin as import("bun").FileSink;
+      sink.write(options.stdin);
+      void sink.end();
+    }
+    running.add(this);
+    void this.#pump(this.proc.stdout, (s) => (this.stdout += s));
+    void this.#pump(this.proc.stderr, (s) => (this.stderr += s));
+  }
+
+  async #pump(stream: ReadableStream<Uint8Array>, add: (s: string) => void): Promise<void> {
+    const dec = new TextDecoder();
+    for await (const chunk of stream) {
+      add(dec.decode(chunk, { stream: true }));
+      for (const w of this.#waiters) w();
+    }
+  }
+
+  get output(): string {
+    return this.stdout + this.stderr;
+  }
+
+  /** Resolves with the first match of `re` in the output; fails after `timeoutMs` or if the process exits first. */
+  waitFor(re: RegExp, timeoutMs = 20_000): Promise<RegExpMatchArray> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        const m = re.exec(this.output);
+        if (m) {
+          done();
+          resolve(m);
+        }
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`no ${re} within ${timeoutMs} ms; output:\n${this.output}`));
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        this.#waiters.delete(check);
+      };
+      this.#waiters.add(check);
+      void this.proc.exited.then(() => setTimeout(() => {
+        if (!this.#waiters.has(check)) return;
+        check();
+        if (!this.#waiters.has(check)) return;
+        done();
+        reject(new Error(`exited (${this.proc.exitCode}) before printing ${re}; output:\n${this.output}`));
+      }, 50));
+      check();
+    });
+  }
+
+  /** The exit code; fails if the process is still running after `timeoutMs`. */
+  async exited(timeoutMs = 20_000): Promise<number> {
+    const code = await Promise.race([this.proc.exited, Bun.sleep(timeoutMs).then(() => undefined)]);
+    if (code === undefined) throw new Error(`still running after ${timeoutMs} ms; output:\n${this.output}`);
+    await Bun.sleep(20); // let the last output arrive
+    return code;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    running.delete(this);
+    if (this.proc.exitCode === null && this.proc.signalCode === null) {
+      this.proc.kill("SIGKILL");
+      await this.proc.exited;
+    }
+  }
+}
+
+/** Starts the binary (or `options.command`) with `args`. */
+export async function spawnCli(args: string[], options: SpawnOptions): Promise<Running> {
+  const command = options.command ?? [await binary()];
+  return new Running([...command, ...args], options);
+}
+
+/** Runs a command to its end (bounded); returns its exit code and output. */
+export async function cli(args: string[], options: SpawnOptions, timeoutMs = 30_000): Promise<{ code: number; stdout: string; stderr: string }> {
+  await using r = await spawnCli(args, options);
+  const code = await r.exited(timeoutMs);
+  return { code, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** The URL `run` or `start` printed for the app (or proxy) and for the admin API. */
+export async function urls(r: Running): Promise<{ http: string; admin: string }> {
+  const admin = (await r.waitFor(/Admin API at (http:\/\/[\d.]+:\d+)/))[1]!;
+  const http = (await r.waitFor(/(?:RUNNING at|HTTP proxy at) (http:\/\/[\d.]+:\d+)/))[1]!;
+  return { http, admin };
+}
+
+/** True when nothing accepts connections at `url` any more. */
+export async function refuses(url: string): Promise<boolean> {
+  try {
+    await fetch(url, { signal: AbortSignal.timeout(2000) });
+    return false;
+  } catch {
+    return true;
+  }
+}
