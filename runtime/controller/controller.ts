@@ -15,7 +15,8 @@ import { ReplicaWorker } from "./worker.ts";
 /** A thread that calls replicas: the main thread, or a replica holding handles. */
 export interface CallerThread {
   addLink(replicaId: string, port: MessagePort): void;
-  setReplicas(key: string, ids: string[], limits: RouterLimits): void;
+  /** Resolves once the thread routes by the new set. */
+  setReplicas(key: string, ids: string[], limits: RouterLimits): void | Promise<void>;
   unavailable(key: string, message: string, name: string): void;
   replicaDied(replicaId: string, message: string): void;
   setDirectory(directory: Directory): void;
@@ -90,11 +91,14 @@ export class Controller {
       throw err;
     }
     // Swap the new deployments in, then let the replaced ones finish what they were doing.
+    // Every caller routes to the new replicas before the old ones stop, so none is sent to a stopping replica.
+    const published: Promise<unknown>[] = [];
     for (const d of starting) {
       this.#live.set(d.key, d);
-      this.#publish(d);
+      published.push(this.#publish(d));
       d.watchHealth();
     }
+    await Promise.all(published);
     app.status = "RUNNING";
     this.onRoutesChanged();
     await Promise.all([...replaced, ...dropped].map((d) => this.#retire(d)));
@@ -110,7 +114,7 @@ export class Controller {
       await Promise.all(d.running().map((r) => r.host.reconfigure(spec.options.userConfig)));
     }
     await d.reconcile();
-    this.#publish(d);
+    await this.#publish(d);
   }
 
   async #retire(d: DeploymentState): Promise<void> {
@@ -171,11 +175,11 @@ export class Controller {
     t.addLink(replicaId, port1);
   }
 
-  #publish(d: DeploymentState): void {
-    for (const thread of this.#subscribers.get(d.key) ?? []) this.#publishTo(thread, d);
+  #publish(d: DeploymentState): Promise<unknown> {
+    return Promise.all([...(this.#subscribers.get(d.key) ?? [])].map((thread) => this.#publishTo(thread, d)));
   }
 
-  #publishTo(thread: string, d: DeploymentState): void {
+  async #publishTo(thread: string, d: DeploymentState): Promise<void> {
     const t = this.#threads.get(thread);
     if (!t) return;
     const running = d.running();
@@ -183,7 +187,8 @@ export class Controller {
       this.connect(thread, r.id);
       if (r.models.length) t.setModels(r.id, r.models);
     }
-    t.setReplicas(d.key, running.map((r) => r.id), d.limits);
+    // A replica that died meanwhile cannot answer; that must not hold the publish up.
+    await Promise.resolve(t.setReplicas(d.key, running.map((r) => r.id), d.limits)).catch(() => {});
   }
 
   #closeRoutes(key: string, err: Error): void {
@@ -203,7 +208,7 @@ export class Controller {
 
   readonly #events = {
     changed: (d: DeploymentState) => {
-      if (this.#live.get(d.key) === d) this.#publish(d);
+      if (this.#live.get(d.key) === d) void this.#publish(d);
     },
     died: (_d: DeploymentState, r: ReplicaWorker, err: Error) => this.#forgetReplica(r, err.message),
     create: (d: DeploymentState): ReplicaWorker => this.#createReplica(d),
@@ -226,7 +231,7 @@ export class Controller {
     this.#replicas.set(r.id, r);
     this.#threads.set(r.id, {
       addLink: (replicaId, port) => void r.host.addLink(replicaId, Comlink.transfer(port, [port])),
-      setReplicas: (key, ids, limits) => void r.host.setReplicas(key, ids, limits),
+      setReplicas: (key, ids, limits) => (r.alive ? r.host.setReplicas(key, ids, limits) : undefined),
       unavailable: (key, message, name) => void r.host.unavailable(key, message, name),
       replicaDied: (replicaId, message) => void r.host.replicaDied(replicaId, message),
       setDirectory: (dir) => void r.host.setDirectory(dir),
