@@ -106,9 +106,6 @@ describe("tsserve start + deploy/status/config", () => {
     expect(await text("/greet/replica")).not.toBe(first);
   });
 
-  // Todo: a few requests in a thousand fail with "replica ... stopped" while the controller
-  // replaces replicas (callers learn of the new replicas after the old ones stopped); run with
-  // `bun test --todo tests/cli` once the controller's rolling replacement is fixed.
   test("a code change keeps the app answering while its replicas are replaced (rolling)", async () => {
     const answers: string[] = [];
     try {
