@@ -51,7 +51,8 @@ export const DEFAULT_OPTIONS: ResolvedOptions = {
   gracefulShutdownTimeoutMs: 20_000,
 };
 
-const OPTION_NAMES = new Set<string>([
+/** Every deployment option's name (config files may override each). */
+export const OPTION_NAMES: ReadonlySet<string> = new Set<string>([
   "name",
   "numReplicas",
   "maxOngoingRequests",

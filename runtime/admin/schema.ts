@@ -3,6 +3,7 @@
  * Every message names the file and the key path, e.g.
  * `app.yaml: applications[0].deployments[1].numReplicas must be an integer >= 1 or "auto", got 0`.
  */
+import { OPTION_NAMES } from "../../sdk/options.ts";
 import { ServeError } from "../../sdk/errors.ts";
 import { type DeploymentOptions, validateOptions } from "../../sdk/options.ts";
 import { checkRoutePrefix } from "../../sdk/routes.ts";
@@ -56,18 +57,7 @@ const HTTP_KEYS = ["host", "port", "requestTimeoutMs"];
 const ADMIN_KEYS = ["host", "port"];
 const APP_KEYS = ["name", "routePrefix", "importPath", "args", "deployments"];
 /** The deployment options of sdk/options.ts that a config may override (`name` picks the deployment). */
-const DEPLOYMENT_KEYS = [
-  "name",
-  "numReplicas",
-  "maxOngoingRequests",
-  "maxQueuedRequests",
-  "userConfig",
-  "autoscalingConfig",
-  "healthCheckPeriodMs",
-  "healthCheckTimeoutMs",
-  "gracefulShutdownWaitLoopMs",
-  "gracefulShutdownTimeoutMs",
-];
+const DEPLOYMENT_KEYS = [...OPTION_NAMES];
 
 /** The default application name, as for `serve.run()`. */
 export const DEFAULT_APP_NAME = "default";
