@@ -43,6 +43,7 @@ export class MainRuntime implements Runtime {
       },
       setDirectory: () => {},
       setModels: (id, ids) => client.setModels(id, ids),
+      queued: (key) => client.queuedFor(key),
     });
     this.controller.onRoutesChanged = () => this.#updateRoutes();
   }
@@ -63,7 +64,11 @@ export class MainRuntime implements Runtime {
     );
     const app = proxyApp(this.#proxy);
     try {
-      this.#server = serveHttp({ host: http.host, port: http.port, maxRequestBodySize: DEFAULT_MAX_BODY + 1 }, (req, srv) => app.fetch(req) as Promise<Response>);
+      const proxy = this.#proxy;
+      // Application traffic skips Elysia's router: only the proxy's own /-/ routes need it.
+      this.#server = serveHttp({ host: http.host, port: http.port, maxRequestBodySize: DEFAULT_MAX_BODY + 1 }, (req, srv) =>
+        isOwnRoute(req.url) ? (app.fetch(req) as Promise<Response>) : proxy.handle(req, srv),
+      );
     } catch (err) {
       this.#starting = undefined;
       throw new ServeError(`cannot listen on ${http.host}:${http.port}: ${(err as Error).message}; is another server using that port? Pick another with serve.start({ http: { port } })`);
@@ -124,6 +129,12 @@ export class MainRuntime implements Runtime {
     }
     this.#proxy.routes.set(routes);
   }
+}
+
+/** `/-/healthz`, `/-/routes`: the proxy's own routes. */
+function isOwnRoute(url: string): boolean {
+  const path = url.indexOf("/", url.indexOf("//") + 2);
+  return url.charCodeAt(path + 1) === 45 /* - */ && url.charCodeAt(path + 2) === 47 /* / */;
 }
 
 let current: MainRuntime | undefined;

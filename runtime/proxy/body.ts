@@ -1,14 +1,13 @@
 /** Turns what the ingress replica answered into the HTTP response, streamed or whole. */
 import type { HttpResponseData } from "../wire/protocol.ts";
 import type { OutgoingStream } from "../wire/stream.ts";
+import { responseHeaders } from "../wire/headers.ts";
 
 const encoder = new TextEncoder();
 
 /** A whole response, with the request id added. */
 export function wholeResponse(head: HttpResponseData, requestId: string): Response {
-  const headers = new Headers(head.headers);
-  headers.set("x-request-id", requestId);
-  return new Response(head.body, { status: head.status, statusText: head.statusText || undefined, headers });
+  return new Response(head.body, { status: head.status, statusText: head.statusText || undefined, headers: responseHeaders(head.headers, requestId) });
 }
 
 /**
@@ -17,8 +16,7 @@ export function wholeResponse(head: HttpResponseData, requestId: string): Respon
  * or bytes. An error mid-stream breaks the response instead of ending it cleanly.
  */
 export function streamedResponse(head: HttpResponseData, requestId: string, stream: OutgoingStream, onError: (err: Error) => void): Response {
-  const headers = new Headers(head.headers);
-  headers.set("x-request-id", requestId);
+  const headers = responseHeaders(head.headers, requestId);
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
       try {

@@ -7,6 +7,8 @@ import type { BackPressureError } from "../../sdk/errors.ts";
 import type { Client } from "../router/client.ts";
 import { newRequestId } from "../router/client.ts";
 import type { HttpRequestData } from "../wire/protocol.ts";
+import { packHeaders } from "../wire/headers.ts";
+import type { OutgoingStream } from "../wire/stream.ts";
 import { streamedResponse, wholeResponse } from "./body.ts";
 import { type Route, RouteTable } from "./routes.ts";
 
@@ -61,7 +63,7 @@ export class Proxy {
     const data: HttpRequestData = {
       method: request.method,
       url: `${url.slice(0, pathStart)}${rest}${queryStart < 0 ? "" : url.slice(queryStart)}`,
-      headers: [...request.headers],
+      headers: packHeaders(request.headers),
       body,
     };
     return this.#forward(request, server, route, data, requestId);
@@ -84,19 +86,24 @@ export class Proxy {
           stream.cancel();
         }, timeoutMs)
       : undefined;
+    let streaming = false;
     try {
       const head = await stream.head();
       if (!head.streamed) return wholeResponse(head, requestId);
-      // A stream is never cut for idleness while its producer lives.
+      // A stream is never cut for idleness while its producer lives; requestTimeoutMs still
+      // covers the whole response: past it the stream is cancelled, and the client sees it break.
       server?.timeout(request, 0);
-      return streamedResponse(head, requestId, stream, (err) => {
-        console.error(`[tsserve] request ${requestId}: stream failed after it started: ${err.stack ?? err.message}`);
+      streaming = true;
+      const body = timer ? settling(stream, () => clearTimeout(timer)) : stream;
+      return streamedResponse(head, requestId, body, (err) => {
+        if (timedOut) console.error(`[tsserve] request ${requestId} timed out after ${timeoutMs! / 1000}s; its stream was cut`);
+        else console.error(`[tsserve] request ${requestId}: stream failed after it started: ${err.stack ?? err.message}`);
       });
     } catch (err) {
       if (timedOut) return text(408, `Request ${requestId} timed out after ${timeoutMs! / 1000}s.`, requestId);
       return this.#errorResponse(err as Error, requestId, route);
     } finally {
-      clearTimeout(timer);
+      if (!streaming) clearTimeout(timer);
       request.signal.removeEventListener("abort", onAbort);
     }
   }
@@ -123,4 +130,27 @@ export class Proxy {
       requestId,
     );
   }
+}
+
+/** `stream` as a response body reads it (next, cancel), calling `settled` once it ends, breaks or is cancelled. */
+function settling(stream: OutgoingStream, settled: () => void): OutgoingStream {
+  const body: Pick<OutgoingStream, "next" | "cancel"> = {
+    next: () =>
+      stream.next().then(
+        (r) => {
+          if (r.done) settled();
+          return r;
+        },
+        (err) => {
+          settled();
+          throw err;
+        },
+      ),
+    cancel: (quietly) => {
+      settled();
+      stream.cancel(quietly);
+    },
+  };
+  // streamedResponse only reads and cancels.
+  return body as OutgoingStream;
 }

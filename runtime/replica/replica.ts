@@ -12,6 +12,8 @@ import { nextId } from "../wire/ids.ts";
 import type { BatchedPort } from "../wire/port.ts";
 import { type CallMsg, type HttpRequestData, K, type Ref, type ToCaller, type ToReplica } from "../wire/protocol.ts";
 import { isStreamable, toRequest, toResponseData } from "./http.ts";
+import { headerValue } from "../wire/headers.ts";
+import { isJsonSafe } from "../wire/json.ts";
 import { Semaphore } from "./semaphore.ts";
 import { Producer } from "./stream.ts";
 
@@ -24,7 +26,8 @@ export interface CallerPort {
 interface Running {
   from: CallerPort;
   msg: CallMsg;
-  ac: AbortController;
+  /** Made on first use of the request's signal: most requests never look at it. */
+  ac: AbortController | undefined;
   cancelled: boolean;
   producer?: Producer;
 }
@@ -38,6 +41,14 @@ interface Kept {
 }
 
 const MISSING = "$missing";
+
+function signalOf(run: Running): AbortSignal {
+  if (!run.ac) {
+    run.ac = new AbortController();
+    if (run.cancelled) run.ac.abort(new RequestCancelledError(`request ${run.msg.ctx.requestId} was cancelled`));
+  }
+  return run.ac.signal;
+}
 
 export class Replica {
   readonly #running = new Map<string, Running>();
@@ -85,7 +96,7 @@ export class Replica {
         return;
       case K.Pull:
         return this.#pull(`${msg.ref.caller}:${msg.ref.id}`, (k) =>
-          from.port.send(k.ok ? { k: K.Ok, id: msg.id, v: k.v } : { k: K.Err, id: msg.id, e: k.e! }),
+          from.port.send(k.ok ? { k: K.Ok, id: msg.id, v: k.v } : { k: K.Err, id: msg.id, e: k.e! }, undefined, !k.ok || isJsonSafe(k.v)),
         );
       case K.Credit:
         this.#running.get(`${from.caller}:${msg.id}`)?.producer?.grant(msg.n);
@@ -97,7 +108,7 @@ export class Replica {
 
   #call(from: CallerPort, msg: CallMsg): void {
     const key = `${from.caller}:${msg.id}`;
-    const run: Running = { from, msg, ac: new AbortController(), cancelled: false };
+    const run: Running = { from, msg, ac: undefined, cancelled: false };
     this.#running.set(key, run);
     if (msg.keep) this.#keep(key);
     if (!msg.refs && this.#slots.tryAcquire()) return this.#invoke(key, run, msg.args);
@@ -128,7 +139,9 @@ export class Replica {
       replicaId: this.id,
       route: msg.ctx.route,
       multiplexedModelId: msg.ctx.modelId,
-      signal: run.ac.signal,
+      get signal() {
+        return signalOf(run);
+      },
     };
     let result: unknown;
     try {
@@ -159,13 +172,13 @@ export class Replica {
   }
 
   async #serveHttp(run: Running, data: HttpRequestData): Promise<unknown> {
-    const request = toRequest(data, run.ac.signal);
-    let value: unknown;
-    if (this.spec.kind === "function") value = this.instance.length === 0 ? await this.instance() : await this.instance(request);
-    else if (typeof this.instance.fetch === "function") value = await this.instance.fetch(request);
-    else if (typeof this.instance.call === "function") value = await this.instance.call(request);
-    else throw new ServeError(`deployment ${this.spec.name} cannot serve HTTP: give it a fetch(request) or call(request) method`);
-    const { head, stream } = await toResponseData(value, data.headers.find(([k]) => k === "accept")?.[1] ?? null);
+    const inst = this.instance;
+    const fn: ((...a: unknown[]) => unknown) | undefined =
+      this.spec.kind === "function" ? inst : typeof inst.fetch === "function" ? inst.fetch : typeof inst.call === "function" ? inst.call : undefined;
+    if (!fn) throw new ServeError(`deployment ${this.spec.name} cannot serve HTTP: give it a fetch(request) or call(request) method`);
+    // A handler that declares no parameter gets no Request (building one is most of a small request's cost).
+    const value = await (fn.length === 0 ? fn.call(inst) : fn.call(inst, toRequest(data, signalOf(run))));
+    const { head, stream } = await toResponseData(value, headerValue(data.headers, "accept"));
     return stream ? { head, stream } : head;
   }
 
@@ -174,7 +187,7 @@ export class Replica {
     const { msg } = run;
     if (msg.http && value && typeof value === "object" && "head" in value && "stream" in value) {
       const { head, stream } = value as { head: unknown; stream: Iterator<unknown> | AsyncIterator<unknown> };
-      run.from.port.send({ k: K.Ok, id: msg.id, v: head });
+      run.from.port.send({ k: K.Ok, id: msg.id, v: head }, undefined, true);
       return this.#stream(key, run, stream);
     }
     if (msg.stream) {
@@ -199,7 +212,7 @@ export class Replica {
       this.#slots.release();
       this.#forget(key);
       // Stopped by the consumer: confirm, so the caller frees the slot.
-      if (producer.stopped) run.from.port.send({ k: K.Err, id: run.msg.id, e: errorToData(new RequestCancelledError("stream cancelled")) });
+      if (producer.stopped) run.from.port.send({ k: K.Err, id: run.msg.id, e: errorToData(new RequestCancelledError("stream cancelled")) }, undefined, true);
     });
   }
 
@@ -220,11 +233,13 @@ export class Replica {
       else kept.e = errorToData(value);
       for (const w of kept.waiters) w(kept);
       kept.waiters = [];
-      from.port.send(ok ? { k: K.Kept, id: msg.id } : { k: K.Err, id: msg.id, e: kept.e! });
+      from.port.send(ok ? { k: K.Kept, id: msg.id } : { k: K.Err, id: msg.id, e: kept.e! }, undefined, true);
       return;
     }
-    if (ok) from.port.send({ k: K.Ok, id: msg.id, v: value }, takeTransfer(value));
-    else from.port.send({ k: K.Err, id: msg.id, e: errorToData(value) });
+    if (ok) {
+      const transfer = takeTransfer(value);
+      from.port.send({ k: K.Ok, id: msg.id, v: value }, transfer, !transfer && isJsonSafe(value));
+    } else from.port.send({ k: K.Err, id: msg.id, e: errorToData(value) }, undefined, true);
   }
 
   #forget(key: string): void {
@@ -240,7 +255,7 @@ export class Replica {
     const run = this.#running.get(key);
     if (!run || run.cancelled) return;
     run.cancelled = true;
-    run.ac.abort(new RequestCancelledError(`request ${run.msg.ctx.requestId} was cancelled`));
+    run.ac?.abort(new RequestCancelledError(`request ${run.msg.ctx.requestId} was cancelled`));
     run.producer?.stop();
   }
 

@@ -6,6 +6,7 @@ import { errorToData } from "../../sdk/errors.ts";
 import { K, type ToCaller } from "../wire/protocol.ts";
 import type { BatchedPort } from "../wire/port.ts";
 import { MAX_ITEMS_PER_MESSAGE, STREAM_WINDOW } from "../wire/window.ts";
+import { isJsonSafe } from "../wire/json.ts";
 
 export class Producer {
   #credit = STREAM_WINDOW;
@@ -53,7 +54,7 @@ export class Producer {
         const step = r as IteratorResult<unknown>;
         if (step.done) {
           this.#flush();
-          this.port.send({ k: K.End, id: this.id });
+          this.port.send({ k: K.End, id: this.id }, undefined, true);
           return;
         }
         this.#credit--;
@@ -61,7 +62,7 @@ export class Producer {
       }
     } catch (err) {
       this.#flush();
-      this.port.send({ k: K.Err, id: this.id, e: errorToData(err) });
+      this.port.send({ k: K.Err, id: this.id, e: errorToData(err) }, undefined, true);
       return;
     }
     // Stopped by the consumer: run the producer's `finally`.
@@ -89,6 +90,6 @@ export class Producer {
     if (this.#batch.length === 0) return;
     const items = this.#batch;
     this.#batch = [];
-    this.port.send({ k: K.Items, id: this.id, v: items });
+    this.port.send({ k: K.Items, id: this.id, v: items }, undefined, isJsonSafe(items));
   }
 }

@@ -8,6 +8,7 @@ import { errorFromData, errorToData, RequestCancelledError } from "../../sdk/err
 import type { Call } from "../../sdk/runtime.ts";
 import { takeTransfer } from "../../sdk/transfer.ts";
 import { nextId } from "./ids.ts";
+import { isJsonSafe } from "./json.ts";
 import type { ReplicaLink, Receiver } from "./link.ts";
 import { type CallContext, type CallMsg, K, type Ref, type ToCaller } from "./protocol.ts";
 import type { Routable, Router } from "../router/router.ts";
@@ -129,7 +130,7 @@ export class OutgoingCall implements Call, Routable, Receiver {
     this.link = link;
     this.#counted = true;
     this.#state = "sent";
-    link.request(this.msg, this, this.transfer);
+    link.request(this.msg, this, this.transfer, !this.transfer && isJsonSafe(this.msg.args));
     const sent = this.#onSent;
     this.#onSent = [];
     for (const f of sent) f();
@@ -229,7 +230,10 @@ export class OutgoingCall implements Call, Routable, Receiver {
         continue;
       }
       if (call.#state !== "sent" || !call.link) continue;
-      call.link.post(outcome.ok ? { k: K.Supply, id: call.id, at, v: outcome.v } : { k: K.Supply, id: call.id, at, e: errorToData(outcome.e) });
+      call.link.post(
+        outcome.ok ? { k: K.Supply, id: call.id, at, v: outcome.v } : { k: K.Supply, id: call.id, at, e: errorToData(outcome.e) },
+        !outcome.ok || isJsonSafe(outcome.v),
+      );
     }
     this.#keep = "no";
   }

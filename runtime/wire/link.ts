@@ -38,15 +38,15 @@ export class ReplicaLink {
     };
   }
 
-  /** Sends a message whose answers go to `receiver` (which counts as in flight if `counted`). */
-  request(msg: ToReplica, receiver: Receiver, transfer?: Bun.Transferable[]): void {
+  /** Sends a message whose answers go to `receiver`; `json`: it is plain JSON (see json.ts). */
+  request(msg: ToReplica, receiver: Receiver, transfer?: Bun.Transferable[], json = false): void {
     this.#receivers.set(msg.id, receiver);
-    this.#port.send(msg, transfer);
+    this.#port.send(msg, transfer, json);
   }
 
-  /** Sends a message that gets no answer of its own. */
-  post(msg: ToReplica): void {
-    this.#port.send(msg);
+  /** Sends a message that gets no answer of its own (control messages are plain JSON). */
+  post(msg: ToReplica, json = true): void {
+    this.#port.send(msg, undefined, json);
   }
 
   #receive(msg: ToCaller): void {

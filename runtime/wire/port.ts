@@ -23,15 +23,23 @@ export class BatchedPort<Out, In> {
   /** Starts delivering messages (until then they wait in the port). */
   listen(onMessage: Handler<In>): void {
     this.port.onmessage = (ev) => {
-      const batch = ev.data as In[];
+      const data = ev.data;
+      const batch = (typeof data === "string" ? JSON.parse(data) : data) as In[];
       for (let i = 0; i < batch.length; i++) onMessage(batch[i]!);
     };
   }
 
-  /** Queues a message; it leaves at the end of this tick with the others. */
-  send(msg: Out, transfer?: Bun.Transferable[]): void {
+  /** Whether every message queued this tick may travel as JSON text. */
+  #allJson = true;
+
+  /**
+   * Queues a message; it leaves at the end of this tick with the others. `json`: the sender
+   * vouches that the message is plain JSON (see json.ts), so the batch may go as one string.
+   */
+  send(msg: Out, transfer?: Bun.Transferable[], json = false): void {
     if (this.#closed) return;
     this.#queue.push(msg);
+    if (!json) this.#allJson = false;
     if (transfer?.length) {
       this.#transfer.push(...transfer);
       this.#owned.set(msg, transfer);
@@ -51,7 +59,10 @@ export class BatchedPort<Out, In> {
     this.#queue = [];
     this.#transfer = [];
     if (owned.size) this.#owned = new Map();
+    const asJson = this.#allJson && transfer.length === 0;
+    this.#allJson = true;
     try {
+      if (asJson) return this.port.postMessage(JSON.stringify(batch));
       this.port.postMessage(batch, transfer);
     } catch {
       // A value that cannot be cloned: send one by one so only the guilty message fails.

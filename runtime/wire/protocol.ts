@@ -123,18 +123,19 @@ export type ToCaller = OkMsg | ErrMsg | ItemsMsg | IdMsg;
 /** An HTTP request as the proxy sends it to the ingress replica. */
 export interface HttpRequestData {
   method: string;
-  /** Path (relative to the route prefix) and query. */
+  /** Absolute URL whose path is relative to the route prefix. */
   url: string;
-  headers: [string, string][];
+  /** Packed by `packHeaders` (runtime/wire/headers.ts). */
+  headers: string;
   body: ArrayBuffer | null;
 }
 
 /** A `Response` returned by user code, as it travels back to the proxy. */
 export interface HttpResponseData {
-  $tsserveResponse: 1;
   status: number;
-  statusText: string;
-  headers: [string, string][];
+  statusText?: string;
+  /** Packed by `packHeaders` (runtime/wire/headers.ts). */
+  headers: string;
   body: string | ArrayBuffer | null;
   /** The body streams: chunks arrive as the stream's `Items`. */
   streamed?: boolean;

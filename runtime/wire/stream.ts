@@ -7,6 +7,7 @@
 import { errorFromData, RequestCancelledError } from "../../sdk/errors.ts";
 import type { StreamCall } from "../../sdk/runtime.ts";
 import { nextId } from "./ids.ts";
+import { isJsonSafe } from "./json.ts";
 import type { ReplicaLink, Receiver } from "./link.ts";
 import { type CallMsg, type HttpResponseData, K, type ToCaller } from "./protocol.ts";
 import type { Routable, Router } from "../router/router.ts";
@@ -71,7 +72,7 @@ export class OutgoingStream implements StreamCall, Routable, Receiver {
       return;
     }
     this.#state = "sent";
-    link.request(this.msg, this, this.transfer);
+    link.request(this.msg, this, this.transfer, !this.transfer && isJsonSafe(this.msg.args));
   }
 
   receive(msg: ToCaller): boolean {
