@@ -43,7 +43,18 @@ export interface HandleBrand {
  * constructor(private adder: DeploymentHandle<typeof Adder>) {}
  * const sum = await this.adder.remote(1);
  */
-export type DeploymentHandle<T = any, S extends boolean = false> = {
+export type DeploymentHandle<T = any, S extends boolean = false> = 0 extends 1 & T ? AnyHandle<S> : TypedHandle<T, S>;
+
+/** A handle whose deployment type is not known: any method, any arguments. Typed handles are assignable to it. */
+export type AnyHandle<S extends boolean = false> = {
+  readonly [method: string]: any;
+  remote(...args: any[]): S extends true ? DeploymentResponseGenerator<any> : DeploymentResponse<any>;
+  options<O extends HandleOptions>(options: O): AnyHandle<O["stream"] extends true ? true : O["stream"] extends false ? false : S>;
+  readonly deploymentName: string;
+  readonly appName: string;
+} & HandleBrand;
+
+type TypedHandle<T, S extends boolean> = {
   [K in MethodKeys<InstanceOf<TargetOf<T>>>]: { remote: Remote<InstanceOf<TargetOf<T>>[K], S> };
 } & {
   /** Calls the `call` method (or `options({ methodName })`'s). */

@@ -5,6 +5,13 @@ import { responseHeaders } from "../wire/headers.ts";
 
 const encoder = new TextEncoder();
 
+function toBytes(v: unknown): Uint8Array {
+  if (typeof v === "string") return encoder.encode(v);
+  if (v instanceof Uint8Array) return v;
+  if (v instanceof ArrayBuffer) return new Uint8Array(v);
+  return encoder.encode(`${JSON.stringify(v)}\n`);
+}
+
 /** A whole response, with the request id added. */
 export function wholeResponse(head: HttpResponseData, requestId: string): Response {
   return new Response(head.body, { status: head.status, statusText: head.statusText || undefined, headers: responseHeaders(head.headers, requestId) });
@@ -20,13 +27,12 @@ export function streamedResponse(head: HttpResponseData, requestId: string, stre
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
       try {
-        const r = await stream.next();
-        if (r.done) return controller.close();
-        const v = r.value;
-        if (typeof v === "string") controller.enqueue(encoder.encode(v));
-        else if (v instanceof Uint8Array) controller.enqueue(v);
-        else if (v instanceof ArrayBuffer) controller.enqueue(new Uint8Array(v));
-        else controller.enqueue(encoder.encode(`${JSON.stringify(v)}\n`));
+        // Everything the replica has sent so far leaves as one chunk.
+        const batch = await stream.nextBatch();
+        if (!batch) return controller.close();
+        if (batch.length === 1 || !batch.every((v) => typeof v === "string")) {
+          for (const v of batch) controller.enqueue(toBytes(v));
+        } else controller.enqueue(encoder.encode((batch as string[]).join("")));
       } catch (err) {
         onError(err as Error);
         controller.error(err);

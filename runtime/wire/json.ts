@@ -5,7 +5,7 @@
  * else (typed arrays, Dates, Maps, undefined, NaN, large graphs) by structured clone.
  */
 
-const BUDGET = 64;
+const BUDGET = 1024;
 
 /** True when `value` survives JSON.stringify/parse unchanged (and is small enough to be worth it). */
 export function isJsonSafe(value: unknown): boolean {

@@ -127,6 +127,18 @@ export class OutgoingStream implements StreamCall, Routable, Receiver {
     wake?.();
   }
 
+  /**
+   * Every item already here, without waiting (at least one: waits for it if none is). An
+   * HTTP body writes them as one chunk; the credit goes back as for `next()`.
+   */
+  async nextBatch(): Promise<unknown[] | undefined> {
+    const first = await this.next();
+    if (first.done) return undefined;
+    const batch = [first.value];
+    while (this.#at < this.#items.length) batch.push((await this.next()).value);
+    return batch;
+  }
+
   async next(): Promise<IteratorResult<unknown>> {
     for (;;) {
       if (this.#at < this.#items.length) {
