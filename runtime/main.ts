@@ -99,10 +99,17 @@ export class MainRuntime implements Runtime {
   }
 
   async status(): Promise<ServeStatus> {
-    return {
-      proxy: { url: this.#server?.url ?? null, status: this.#server ? "HEALTHY" : "NOT_STARTED" },
-      applications: this.controller.status(),
-    };
+    const applications = this.controller.status();
+    const stats = await this.controller.modelStats();
+    for (const app of Object.values(applications)) {
+      for (const d of Object.values(app.deployments)) {
+        for (const r of d.replicas) {
+          const s = stats.get(r.replicaId);
+          if (s) Object.assign(r, { modelLoads: s.loads, modelUnloads: s.unloads, modelLoadMsTotal: s.loadMsTotal });
+        }
+      }
+    }
+    return { proxy: { url: this.#server?.url ?? null, status: this.#server ? "HEALTHY" : "NOT_STARTED" }, applications };
   }
 
   target(appName: string, deploymentName?: string): HandleTarget {

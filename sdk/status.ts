@@ -9,6 +9,30 @@ export interface ReplicaStatusInfo {
   state: ReplicaState;
   /** Multiplexed model ids held or loading. */
   multiplexedModelIds: string[];
+  /** Multiplexed model loads and unloads so far, and the time spent loading (ms). */
+  modelLoads?: number;
+  modelUnloads?: number;
+  modelLoadMsTotal?: number;
+}
+
+/** A change of an autoscaled deployment's target. */
+export interface AutoscalingDecision {
+  /** When it acted, ms since the epoch. */
+  at: number;
+  from: number;
+  to: number;
+  /** The metric it acted on: requests queued at callers plus ongoing at replicas, averaged over `lookBackPeriodMs`. */
+  totalRequests: number;
+  reason: string;
+}
+
+export interface AutoscalingStatusInfo {
+  /** The metric now: requests queued at callers plus ongoing at replicas, averaged over `lookBackPeriodMs`. */
+  totalRequests: number;
+  minReplicas: number;
+  maxReplicas: number;
+  /** `null` until the autoscaler first changes the target. */
+  lastDecision: AutoscalingDecision | null;
 }
 
 export interface DeploymentStatusInfo {
@@ -16,6 +40,12 @@ export interface DeploymentStatusInfo {
   message: string;
   replicaStates: Partial<Record<ReplicaState, number>>;
   replicas: ReplicaStatusInfo[];
+  /** The replicas it aims for: `numReplicas`, or the autoscaler's target. */
+  targetReplicas: number;
+  /** The replicas running now. */
+  currentReplicas: number;
+  /** Present when the deployment autoscales (`numReplicas: "auto"`). */
+  autoscaling?: AutoscalingStatusInfo;
 }
 
 export interface ApplicationStatusInfo {

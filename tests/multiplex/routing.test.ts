@@ -45,6 +45,11 @@ describe("multiplexing", () => {
     const ids = await modelsOnReplicas("models", "Models");
     expect(ids.length).toBe(2);
     for (const r of ids) expect(r.length).toBeLessThanOrEqual(2);
+    // Load counts and load time travel with the status, per replica.
+    const replicas = (await serve.status()).applications.models!.deployments.Models!.replicas;
+    const loads = replicas.reduce((n, r) => n + (r.modelLoads ?? 0), 0);
+    expect(loads).toBeGreaterThanOrEqual(3);
+    expect(replicas.every((r) => (r.modelLoadMsTotal ?? -1) >= 0)).toBe(true);
   });
 
   test("a downstream model id does not change the caller's own; the header sets it over HTTP", async () => {
