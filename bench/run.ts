@@ -47,6 +47,7 @@ const rows: Row[] = [
   { name: "worker spawn p50 (first)", value: spawn.p50Ms, unit: `ms (${spawn.firstMs.toFixed(1)})` },
 ];
 
+let streamFloors: BenchContext["streamFloors"];
 if (streams) {
   const port1 = await step("port stream w64", () => measurePortStream({ durationS: shortS, window: 64 }));
   const port64 = await step("port stream w64 x64", () => measurePortStream({ durationS: shortS, window: 64, perMessage: 64 }));
@@ -56,10 +57,11 @@ if (streams) {
     { name: "stream: port, window 64, 64/msg", value: port64.itemsPerS, unit: "items/s", ratioTo: port1.itemsPerS },
     { name: "stream: Bun.serve main-thread 16 B", value: httpStream.chunksPerS, unit: "chunks/s" },
   );
+  streamFloors = { port: port64.itemsPerS, http: httpStream.chunksPerS };
 }
 
 // tsserve cases (c), (d), (e), and the informational ones: see bench/cases/index.ts.
-const ctx: BenchContext = { quick, http, floors, httpErrors: 0 };
+const ctx: BenchContext = { quick, http, floors, httpErrors: 0, streamFloors };
 for (const c of extra ? [...cases, ...extraCases] : cases) rows.push(...(await step(c.name, () => c.run(ctx))));
 
 const errors = hello.errors + workerHop.errors + ctx.httpErrors;

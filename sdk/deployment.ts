@@ -75,7 +75,9 @@ class DeploymentBase {
     validateOptions(options);
     const s = this[STATE];
     const merged = { ...s.options, ...options };
-    return makeDeployment({ ...s, name: options.name ?? s.name, options: merged });
+    const name = options.name ?? s.name;
+    checkReconfigurable(s.target, name, merged);
+    return makeDeployment({ ...s, name, options: merged });
   }
 }
 
@@ -102,6 +104,24 @@ function makeDeployment(state: DeploymentState): Deployment {
   return d as unknown as Deployment;
 }
 
+/**
+ * `userConfig` is delivered through `reconfigure(userConfig)`, so a target without one is
+ * refused when the deployment is defined rather than when its first replica starts. A class
+ * may define it as a field (`reconfigure = (c) => ...`), which only its source shows.
+ */
+function checkReconfigurable(target: Target, name: string, options: DeploymentOptions): void {
+  if (options.userConfig === undefined) return;
+  if (typeof (target as { reconfigure?: unknown }).reconfigure === "function") return;
+  if (isClass(target)) {
+    for (let p = target.prototype; p && p !== Object.prototype; p = Object.getPrototypeOf(p)) {
+      if (typeof Object.getOwnPropertyDescriptor(p, "reconfigure")?.value === "function") return;
+    }
+    if (/\breconfigure\b/.test(Function.prototype.toString.call(target))) return;
+    throw new TypeError(`${name} has userConfig set but no reconfigure(userConfig) method; add reconfigure(userConfig) to the class, or remove userConfig`);
+  }
+  throw new TypeError(`${name} is a function deployment, which cannot take userConfig (it has no reconfigure(userConfig) method); make it a class with reconfigure(userConfig), or remove userConfig`);
+}
+
 /** True when `target` is a class (its instance methods serve requests). */
 export function isClass(target: Target): boolean {
   return /^class[\s{]/.test(Function.prototype.toString.call(target));
@@ -117,6 +137,7 @@ export function defineDeployment(target: Target, options: DeploymentOptions = {}
   if (!name) {
     throw new TypeError("serve.deployment(): the target has no name; give the class or function a name, or pass { name: \"...\" }");
   }
+  checkReconfigurable(target, name, options);
   const loc = callerLocation();
   if (!loc) throw new ServeError(`serve.deployment(${name}): cannot tell which module defines it; define deployments in a module file`);
   const source = registerTarget(loc, target);

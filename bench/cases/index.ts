@@ -11,7 +11,10 @@ import type { HttpLoadResult } from "../load.ts";
 import type { LatencyResult } from "../floors.ts";
 import type { Row } from "../report.ts";
 import { handleCalls } from "./handle.ts";
+import { streaming } from "./stream.ts";
 import { httpDefaultLimits, httpOneHop, httpTwoHops } from "./http.ts";
+import { autoscaling } from "./autoscale.ts";
+import { batching } from "./batch.ts";
 
 /** Floors measured earlier in the same run; compare against these, never against other runs. */
 export interface Floors {
@@ -26,6 +29,8 @@ export interface BenchContext {
   /** Use for every HTTP measurement so cases and floors load the same way. */
   http: { connections: number; durationS: number; warmupS: number };
   floors: Floors;
+  /** The raw stream floors of this run (items/s over a MessagePort, 64 per message; chunks/s from Bun.serve), when measured. */
+  streamFloors?: { port: number; http: number };
   /** Cases add the socket and status errors of their HTTP loads here (the run fails on any). */
   httpErrors: number;
 }
@@ -35,7 +40,7 @@ export interface BenchCase {
   run(ctx: BenchContext): Promise<Row[]>;
 }
 
-export const cases: BenchCase[] = [httpOneHop, httpTwoHops, handleCalls];
+export const cases: BenchCase[] = [httpOneHop, httpTwoHops, handleCalls, streaming, batching, autoscaling];
 
 /** Informational cases, run unless `--quick` or `--no-extra`. */
 export const extraCases: BenchCase[] = [httpDefaultLimits];

@@ -21,7 +21,14 @@ export interface CallerThread {
   replicaDied(replicaId: string, message: string): void;
   setDirectory(directory: Directory): void;
   setModels(replicaId: string, ids: string[]): void;
+  /** Requests it has queued for deployment `key` (the autoscaling metric). */
+  queued?(key: string): number | Promise<number>;
 }
+
+/** How often autoscaled deployments are measured; no timer runs while none is autoscaled. */
+export const AUTOSCALE_PERIOD_MS = 100;
+/** A measurement slower than this (a replica that stopped answering) is skipped. */
+const MEASURE_TIMEOUT_MS = 1000;
 
 export interface AppState {
   spec: AppSpec;
@@ -74,6 +81,7 @@ export class Controller {
     }
     const dropped = old ? [...old.deployments.values()].filter((d) => !app.deployments.has(d.spec.name) ) : [];
     this.apps.set(spec.name, app);
+    this.#watchAutoscaling();
     this.#broadcastDirectory();
     // Routed from now on: requests that come while replicas start wait in the proxy's queue.
     this.onRoutesChanged();
@@ -100,13 +108,14 @@ export class Controller {
     }
     await Promise.all(published);
     app.status = "RUNNING";
+    this.#watchAutoscaling();
     this.onRoutesChanged();
     await Promise.all([...replaced, ...dropped].map((d) => this.#retire(d)));
   }
 
   async #updateInPlace(d: DeploymentState, spec: AppSpec["deployments"][number]): Promise<void> {
     const before = d.spec.options;
-    d.spec = spec;
+    d.updateSpec(spec);
     if (before.maxOngoingRequests !== spec.options.maxOngoingRequests) {
       await Promise.all(d.replicas.map((r) => r.host.setMaxOngoing(spec.options.maxOngoingRequests)));
     }
@@ -125,14 +134,35 @@ export class Controller {
     await d.stop();
   }
 
-  /** Removes an application; idempotent. */
-  async delete(name: string): Promise<void> {
+  /** Removes an application; idempotent (a delete under way is waited for, not started again). */
+  delete(name: string): Promise<void> {
     const app = this.apps.get(name);
-    if (!app) return;
+    if (!app) return Promise.resolve();
+    let deleting = this.#deleting.get(app);
+    if (!deleting) this.#deleting.set(app, (deleting = this.#delete(name, app)));
+    return deleting;
+  }
+
+  readonly #deleting = new WeakMap<AppState, Promise<void>>();
+
+  async #delete(name: string, app: AppState): Promise<void> {
     app.status = "DELETING";
     this.onRoutesChanged();
-    await Promise.all([...app.deployments.values()].map((d) => this.#retire(d)));
+    // Callers first: a deployment stops once every deployment holding a handle to it has
+    // drained, so the requests those finish can still make their downstream calls.
+    const retired = new Map<DeploymentState, Promise<void>>();
+    const retire = (d: DeploymentState): Promise<void> => {
+      let done = retired.get(d);
+      if (!done) {
+        retired.set(d, Promise.resolve()); // a cycle (not made by bind) would stop here
+        const callers = [...app.deployments.values()].filter((c) => c !== d && c.spec.handles.includes(d.spec.name));
+        retired.set(d, (done = Promise.all(callers.map(retire)).then(() => this.#retire(d))));
+      }
+      return done;
+    };
+    await Promise.all([...app.deployments.values()].map(retire));
     this.apps.delete(name);
+    this.#watchAutoscaling();
     this.#broadcastDirectory();
     this.onRoutesChanged();
   }
@@ -206,10 +236,52 @@ export class Controller {
     return dir;
   }
 
+  #autoscaleTimer: ReturnType<typeof setInterval> | undefined;
+  #measuring = false;
+
+  /** Runs the autoscaling tick while some live deployment autoscales, and only then. */
+  #watchAutoscaling(): void {
+    const any = [...this.#live.values()].some((d) => d.autoscaler && !d.stopped);
+    if (any && !this.#autoscaleTimer) {
+      this.#autoscaleTimer = setInterval(() => void this.#autoscaleTick(), AUTOSCALE_PERIOD_MS);
+      (this.#autoscaleTimer as { unref?: () => void }).unref?.();
+    } else if (!any && this.#autoscaleTimer) {
+      clearInterval(this.#autoscaleTimer);
+      this.#autoscaleTimer = undefined;
+    }
+  }
+
+  async #autoscaleTick(): Promise<void> {
+    if (this.#measuring) return;
+    this.#measuring = true;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      const scaled = [...this.#live.values()].filter((d) => d.autoscaler && !d.stopped && d.status !== "DEPLOY_FAILED");
+      if (scaled.length === 0) return this.#watchAutoscaling();
+      const demand = await Promise.race([
+        Promise.all(scaled.map((d) => this.#demand(d))),
+        new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), MEASURE_TIMEOUT_MS))),
+      ]);
+      const now = performance.now();
+      if (demand) scaled.forEach((d, i) => d.autoscale(now, demand[i]!));
+    } finally {
+      clearTimeout(timer);
+      this.#measuring = false;
+    }
+  }
+
+  /** Requests for `d` queued at its callers plus ongoing at its running replicas. */
+  async #demand(d: DeploymentState): Promise<number> {
+    const counts: (number | Promise<number>)[] = [];
+    for (const thread of this.#subscribers.get(d.key) ?? []) counts.push(this.#threads.get(thread)?.queued?.(d.key) ?? 0);
+    for (const r of d.running()) counts.push(r.host.ongoing());
+    // A replica that ends meanwhile counts nothing.
+    const got = await Promise.all(counts.map((c) => Promise.resolve(c).catch(() => 0)));
+    return got.reduce((a, b) => a + b, 0);
+  }
+
   readonly #events = {
-    changed: (d: DeploymentState) => {
-      if (this.#live.get(d.key) === d) void this.#publish(d);
-    },
+    changed: (d: DeploymentState) => (this.#live.get(d.key) === d ? this.#publish(d) : undefined),
     died: (_d: DeploymentState, r: ReplicaWorker, err: Error) => this.#forgetReplica(r, err.message),
     create: (d: DeploymentState): ReplicaWorker => this.#createReplica(d),
     directory: () => this.directory(),
@@ -236,6 +308,7 @@ export class Controller {
       replicaDied: (replicaId, message) => void r.host.replicaDied(replicaId, message),
       setDirectory: (dir) => void r.host.setDirectory(dir),
       setModels: (replicaId, ids) => void r.host.setModels(replicaId, ids),
+      queued: (key) => (r.alive ? r.host.queuedFor(key) : 0),
     });
     r.onExit((err) => {
       // A replica that dies while starting never took traffic, but others may hold ports to it.
@@ -259,6 +332,18 @@ export class Controller {
     }
     for (const subs of this.#subscribers.values()) subs.delete(r.id);
     for (const t of this.#threads.values()) t.replicaDied(r.id, message);
+  }
+
+  /** Each running replica's multiplexed model loads, unloads and load time. */
+  async modelStats(): Promise<Map<string, { loads: number; unloads: number; loadMsTotal: number }>> {
+    const out = new Map<string, { loads: number; unloads: number; loadMsTotal: number }>();
+    await Promise.all(
+      [...this.#replicas.values()].filter((r) => r.state === "RUNNING").map(async (r) => {
+        const stats = await Promise.race([r.host.modelStats(), new Promise<undefined>((ok) => setTimeout(ok, 1000))]).catch(() => undefined);
+        if (stats) out.set(r.id, stats);
+      }),
+    );
+    return out;
   }
 
   status(): ServeStatus["applications"] {

@@ -1,18 +1,20 @@
 /**
- * A deployment's replicas as the controller keeps them: how many are wanted, starting them
- * (with bounded retries), replacing ones that die, scaling in place, and its status.
+ * A deployment's replicas as the controller keeps them: how many are wanted (fixed, or the
+ * autoscaler's target), starting them (with bounded retries), replacing ones that die,
+ * scaling in place, and its status.
  */
 import type { DeploymentSpec } from "../../sdk/graph.ts";
 import type { DeploymentStatus, DeploymentStatusInfo, ReplicaState } from "../../sdk/status.ts";
 import type { RouterLimits } from "../router/router.ts";
+import { Autoscaler, pickToStop } from "./autoscaler.ts";
 import { ReplicaWorker } from "./worker.ts";
 
 /** How many times one replica slot may fail to start before the deployment has failed. */
 export const START_ATTEMPTS = 3;
 
 export interface DeploymentEvents {
-  /** The set of running replicas changed (route it). */
-  changed(d: DeploymentState): void;
+  /** The set of running replicas changed (route it); resolves once every caller routes by it. */
+  changed(d: DeploymentState): void | Promise<unknown>;
   /** A replica died unexpectedly (fail what it had in flight). */
   died(d: DeploymentState, r: ReplicaWorker, err: Error): void;
   /** Make a replica (the controller wires its Worker to the rest). */
@@ -24,13 +26,34 @@ export class DeploymentState {
   replicas: ReplicaWorker[] = [];
   status: DeploymentStatus = "UPDATING";
   message = "";
+  /** Set when `numReplicas` is "auto": it owns the target. */
+  autoscaler: Autoscaler | undefined;
   #stopped = false;
+  /** Reconciles under way (autoscaling retries only when none is). */
+  #busy = 0;
+  #retryAt = 0;
+  /** Replicas still starting, and how to abandon each (a scale-down, or stop). */
+  readonly #cancelStart = new Map<ReplicaWorker, () => void>();
 
   constructor(
     readonly appName: string,
     public spec: DeploymentSpec,
     readonly events: DeploymentEvents,
-  ) {}
+  ) {
+    if (spec.options.numReplicas === "auto") this.autoscaler = new Autoscaler(spec.options.autoscalingConfig);
+  }
+
+  get stopped(): boolean {
+    return this.#stopped;
+  }
+
+  /** New options on a redeploy that keeps the replicas: autoscaling starts, stops or takes new settings. */
+  updateSpec(spec: DeploymentSpec): void {
+    this.spec = spec;
+    if (spec.options.numReplicas !== "auto") this.autoscaler = undefined;
+    else if (this.autoscaler) this.autoscaler.reconfigure(spec.options.autoscalingConfig);
+    else this.autoscaler = new Autoscaler(spec.options.autoscalingConfig, this.#live().length);
+  }
 
   get key(): string {
     return `${this.appName}/${this.spec.name}`;
@@ -49,30 +72,63 @@ export class DeploymentState {
 
   get wanted(): number {
     const n = this.spec.options.numReplicas;
-    if (n === "auto") return this.spec.options.autoscalingConfig?.initialReplicas ?? this.spec.options.autoscalingConfig?.minReplicas ?? 1;
-    return n;
+    return n === "auto" ? (this.autoscaler?.target ?? 1) : n;
+  }
+
+  /** Replicas not stopping: running, or starting. */
+  #live(): ReplicaWorker[] {
+    return this.replicas.filter((r) => r.state !== "STOPPING");
   }
 
   running(): ReplicaWorker[] {
     return this.replicas.filter((r) => r.state === "RUNNING");
   }
 
-  /** Starts replicas until `wanted` run; rejects with the replica's error after bounded retries. */
+  /**
+   * Starts replicas until `wanted` run (rejecting with the replica's error after bounded
+   * retries), or stops the extra ones, starting ones first. Several may run at once
+   * (autoscaling, recovery): each counts the replicas still starting as there.
+   */
   async reconcile(): Promise<void> {
-    const missing = this.wanted - this.replicas.filter((r) => r.state !== "STOPPING").length;
-    if (missing > 0) {
-      // A deployment recovering from a lost replica stays UNHEALTHY until it is whole again.
-      if (this.status !== "UNHEALTHY") this.status = this.replicas.length ? "UPSCALING" : "UPDATING";
-      await Promise.all(Array.from({ length: missing }, () => this.#startOne()));
-    } else if (missing < 0) {
-      this.status = "DOWNSCALING";
-      const extra = this.replicas.filter((r) => r.state !== "STOPPING").slice(missing);
-      await Promise.all(extra.map((r) => this.#stopOne(r)));
+    this.#busy++;
+    try {
+      const missing = this.wanted - this.#live().length;
+      if (missing > 0) {
+        // A deployment recovering from a lost replica stays UNHEALTHY until it is whole again.
+        if (this.status !== "UNHEALTHY") this.status = this.replicas.length ? "UPSCALING" : "UPDATING";
+        await Promise.all(Array.from({ length: missing }, () => this.#startOne()));
+      } else if (missing < 0) {
+        this.status = "DOWNSCALING";
+        await Promise.all(pickToStop(this.replicas, -missing).map((r) => this.#stopOne(r)));
+      }
+    } finally {
+      this.#busy--;
     }
-    if (!this.#stopped) {
+    // Another reconcile still under way settles the status when it ends.
+    if (!this.#stopped && this.replicas.every((r) => r.state === "RUNNING") && this.replicas.length === this.wanted) {
       this.status = "HEALTHY";
       this.message = "";
     }
+  }
+
+  /**
+   * One autoscaling step (the controller's tick): records the metric, lets the policy decide,
+   * and starts or stops replicas when its target moves; retries a failed scale-up each second.
+   */
+  autoscale(now: number, totalRequests: number): void {
+    const a = this.autoscaler;
+    if (!a || this.#stopped) return;
+    a.record(now, totalRequests);
+    const before = a.target;
+    a.decide(now, this.running().length);
+    const behind = this.#live().length !== a.target && this.#busy === 0 && now >= this.#retryAt;
+    if (a.target === before && !behind) return;
+    this.reconcile().catch((err: Error) => {
+      if (this.#stopped) return;
+      this.status = "UNHEALTHY";
+      this.message = err.message;
+      this.#retryAt = now + 1000;
+    });
   }
 
   async #startOne(): Promise<void> {
@@ -80,16 +136,32 @@ export class DeploymentState {
     for (let attempt = 1; attempt <= START_ATTEMPTS && !this.#stopped; attempt++) {
       const r = this.events.create(this);
       this.replicas.push(r);
+      let cancelled = false;
+      const abandon = new Promise<void>((resolve) =>
+        this.#cancelStart.set(r, () => {
+          cancelled = true;
+          resolve();
+        }),
+      );
       try {
-        await r.start(this.events.directory());
-        // A replica whose first health check fails never takes traffic.
-        await this.#check(r);
+        const starting = (async () => {
+          await r.start(this.events.directory());
+          // A replica whose first health check fails never takes traffic.
+          await this.#check(r);
+        })();
+        starting.catch(() => {});
+        // A cancelled start is the canceller's to clean up; the Worker's pending answer may never come.
+        await Promise.race([starting, abandon]);
+        if (cancelled) return;
+        this.#cancelStart.delete(r);
         r.state = "RUNNING";
         if (this.#stopped) return void r.kill();
         r.onExit((err) => this.#lost(r, err));
         this.events.changed(this);
         return;
       } catch (err) {
+        this.#cancelStart.delete(r);
+        if (cancelled) return;
         lastError = err;
         this.#remove(r);
         r.kill();
@@ -133,11 +205,19 @@ export class DeploymentState {
             this.#failures.set(r, n);
             if (n < 3 || this.#stopped || r.state !== "RUNNING") return;
             this.#failures.delete(r);
+            // UNHEALTHY, and a replacement starting, now: the failed replica may take up to
+            // gracefulShutdownTimeoutMs to finish what it has in flight.
             r.state = "STOPPING";
-            this.events.changed(this);
-            void r.stop(this.spec.options.gracefulShutdownTimeoutMs).finally(() =>
-              this.#lost(r, new Error(`replica ${r.id} failed 3 health checks in a row: ${(err as Error).message}`)),
-            );
+            this.status = "UNHEALTHY";
+            this.message = `replica ${r.id} failed 3 health checks in a row: ${(err as Error).message}`;
+            void Promise.resolve(this.events.changed(this))
+              .then(() => r.stop(this.spec.options.gracefulShutdownTimeoutMs))
+              .finally(() => {
+                this.#remove(r);
+                this.events.changed(this);
+                if (!this.#stopped) this.#recover(); // settles the status once it is whole
+              });
+            this.#recover();
           },
         );
       }
@@ -149,6 +229,8 @@ export class DeploymentState {
   #lost(r: ReplicaWorker, err: Error): void {
     this.#remove(r);
     this.events.died(this, r, err);
+    // Frees what the dead Worker still holds here (its Comlink proxy, the controller's port to it).
+    r.kill();
     this.events.changed(this);
     if (this.#stopped) return;
     this.status = "UNHEALTHY";
@@ -174,8 +256,18 @@ export class DeploymentState {
   }
 
   async #stopOne(r: ReplicaWorker): Promise<void> {
+    const cancel = this.#cancelStart.get(r);
     r.state = "STOPPING";
-    this.events.changed(this);
+    if (cancel) {
+      // Still starting: it never took traffic, so there is nothing to drain.
+      this.#cancelStart.delete(r);
+      cancel();
+      this.#remove(r);
+      r.kill();
+      return;
+    }
+    // Every caller routes without it (acknowledged) before it drains: none sends it a new request.
+    await this.events.changed(this);
     await r.stop(this.spec.options.gracefulShutdownTimeoutMs);
     this.#remove(r);
     this.events.changed(this);
@@ -185,6 +277,8 @@ export class DeploymentState {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearInterval(this.#healthTimer);
+    for (const cancel of this.#cancelStart.values()) cancel();
+    this.#cancelStart.clear();
     const all = this.replicas;
     for (const r of all) r.state = "STOPPING";
     this.events.changed(this);
@@ -196,6 +290,19 @@ export class DeploymentState {
     const replicaStates: Partial<Record<ReplicaState, number>> = {};
     for (const r of this.replicas) replicaStates[r.state] = (replicaStates[r.state] ?? 0) + 1;
     const replicas = this.replicas.map((r) => ({ replicaId: r.id, state: r.state, multiplexedModelIds: [...r.models] }));
-    return { status: this.status, message: this.message, replicaStates, replicas };
+    const info: DeploymentStatusInfo = {
+      status: this.status,
+      message: this.message,
+      replicaStates,
+      replicas,
+      targetReplicas: this.wanted,
+      currentReplicas: this.running().length,
+    };
+    const a = this.autoscaler;
+    if (a) {
+      const { minReplicas, maxReplicas } = a.config;
+      info.autoscaling = { totalRequests: Math.round(a.average() * 100) / 100, minReplicas, maxReplicas, lastDecision: a.lastDecision };
+    }
+    return info;
   }
 }

@@ -8,7 +8,6 @@ import type { Client } from "../router/client.ts";
 import { newRequestId } from "../router/client.ts";
 import type { HttpRequestData } from "../wire/protocol.ts";
 import { packHeaders } from "../wire/headers.ts";
-import type { OutgoingStream } from "../wire/stream.ts";
 import { streamedResponse, wholeResponse } from "./body.ts";
 import { type Route, RouteTable } from "./routes.ts";
 
@@ -91,11 +90,11 @@ export class Proxy {
       const head = await stream.head();
       if (!head.streamed) return wholeResponse(head, requestId);
       // A stream is never cut for idleness while its producer lives; requestTimeoutMs still
-      // covers the whole response: past it the stream is cancelled, and the client sees it break.
+      // covers the whole response: the timer stays, and past it the stream is cancelled (the
+      // client sees it break). Cancelling a stream that already ended does nothing.
       server?.timeout(request, 0);
       streaming = true;
-      const body = timer ? settling(stream, () => clearTimeout(timer)) : stream;
-      return streamedResponse(head, requestId, body, (err) => {
+      return streamedResponse(head, requestId, stream, (err) => {
         if (timedOut) console.error(`[tsserve] request ${requestId} timed out after ${timeoutMs! / 1000}s; its stream was cut`);
         else console.error(`[tsserve] request ${requestId}: stream failed after it started: ${err.stack ?? err.message}`);
       });
@@ -130,27 +129,4 @@ export class Proxy {
       requestId,
     );
   }
-}
-
-/** `stream` as a response body reads it (next, cancel), calling `settled` once it ends, breaks or is cancelled. */
-function settling(stream: OutgoingStream, settled: () => void): OutgoingStream {
-  const body: Pick<OutgoingStream, "next" | "cancel"> = {
-    next: () =>
-      stream.next().then(
-        (r) => {
-          if (r.done) settled();
-          return r;
-        },
-        (err) => {
-          settled();
-          throw err;
-        },
-      ),
-    cancel: (quietly) => {
-      settled();
-      stream.cancel(quietly);
-    },
-  };
-  // streamedResponse only reads and cancels.
-  return body as OutgoingStream;
 }

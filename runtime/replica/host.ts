@@ -4,15 +4,16 @@
  */
 import * as Comlink from "comlink";
 import { setReplicaContext } from "../../sdk/context.ts";
+import { errorToData, RequestCancelledError } from "../../sdk/errors.ts";
 import type { DeploymentSpec } from "../../sdk/graph.ts";
 import { HANDLE_MARKER } from "../../sdk/graph.ts";
 import { makeHandle } from "../../sdk/handle.ts";
 import { installRuntime } from "../../sdk/runtime.ts";
-import { disposeAllModels, onModelIdsChanged } from "../../sdk/multiplexed.ts";
+import { disposeAllModels, multiplexStats, onModelIdsChanged } from "../../sdk/multiplexed.ts";
 import { Client } from "../router/client.ts";
 import type { RouterLimits } from "../router/router.ts";
 import { BatchedPort } from "../wire/port.ts";
-import type { ToCaller, ToReplica } from "../wire/protocol.ts";
+import { K, type ToCaller, type ToReplica } from "../wire/protocol.ts";
 import { registerBuiltins } from "../platform/index.ts";
 import type { Directory } from "./directory.ts";
 import { loadTarget } from "./load.ts";
@@ -44,10 +45,17 @@ export class ReplicaHost {
   #controller: Comlink.Remote<ControllerForReplica> | undefined;
   #waitingPorts: CallerPort[] = [];
   #ports = new Set<CallerPort>();
-  #stopped = false;
+  #spec: DeploymentSpec | undefined;
+  /** Set while a reconfigure waits for in-flight requests: it holds the calls that arrive meanwhile. */
+  #gate: Gate | undefined;
+  #reconfiguring: Promise<void> = Promise.resolve();
+  #idleWait: Promise<void> | undefined;
+  #health: Promise<void> | undefined;
+  #stopping: Promise<void> | undefined;
 
   async start(init: ReplicaInit): Promise<void> {
     const { replicaId, appName, spec } = init;
+    this.#spec = spec;
     setReplicaContext({ appName, deploymentName: spec.name, replicaId });
     const controller = (this.#controller = Comlink.wrap<ControllerForReplica>(init.controller));
     const client = (this.#client = new Client(replicaId, {
@@ -81,9 +89,11 @@ export class ReplicaHost {
     else this.#waitingPorts.push(cp);
   }
 
+  /** Sends the port's messages to the replica, or through the gate while a reconfigure holds calls. */
   #attach(cp: CallerPort): void {
     const replica = this.#replica!;
-    cp.port.listen((msg) => replica.receive(cp, msg));
+    const gate = this.#gate;
+    cp.port.listen(gate ? (msg) => gate.take(cp, msg, replica) : (msg) => replica.receive(cp, msg));
   }
 
   setModels(replicaId: string, ids: string[]): void {
@@ -108,6 +118,7 @@ export class ReplicaHost {
     const err = new Error(message);
     err.name = "ReplicaDiedError";
     this.#client?.replicaDied(replicaId, err);
+    this.#gate?.callerGone(replicaId);
     this.#replica?.callerGone(replicaId);
   }
 
@@ -119,32 +130,103 @@ export class ReplicaHost {
     this.#replica?.setMaxOngoing(n);
   }
 
-  async checkHealth(): Promise<void> {
+  /** Runs `checkHealth()` if the instance has one; a check still running is shared, not started again. */
+  checkHealth(): Promise<void> {
+    return (this.#health ??= this.#checkHealth().finally(() => (this.#health = undefined)));
+  }
+
+  async #checkHealth(): Promise<void> {
     const check = this.#instance?.checkHealth;
     if (typeof check === "function") await check.call(this.#instance);
   }
 
-  async reconfigure(userConfig: unknown): Promise<void> {
+  /**
+   * Applies a new userConfig. Once the replica serves, calls that arrive are held while the
+   * ones in flight finish (up to `gracefulShutdownTimeoutMs`), so every request sees one config
+   * from start to end; the held calls run after `reconfigure()` returns. Changes apply in order.
+   */
+  reconfigure(userConfig: unknown): Promise<void> {
     const fn = this.#instance?.reconfigure;
     if (typeof fn !== "function") {
-      throw new TypeError("this deployment has userConfig set but no reconfigure(userConfig) method; add one or remove userConfig");
+      const name = this.#spec?.name ?? "this deployment";
+      return Promise.reject(new TypeError(`${name} has userConfig set but no reconfigure(userConfig) method; add reconfigure(userConfig) to the class, or remove userConfig`));
     }
-    await fn.call(this.#instance, userConfig);
+    const run = this.#reconfiguring.then(() => this.#reconfigure(fn, userConfig));
+    this.#reconfiguring = run.catch(() => {});
+    return run;
+  }
+
+  async #reconfigure(fn: (config: unknown) => unknown, userConfig: unknown): Promise<void> {
+    const replica = this.#replica;
+    if (!replica) return void (await fn.call(this.#instance, userConfig));
+    if (this.#stopping) return;
+    const gate = (this.#gate = new Gate());
+    for (const cp of this.#ports) this.#attach(cp);
+    try {
+      await this.#drained(this.#spec!.options.gracefulShutdownTimeoutMs);
+      if (!this.#stopping) await fn.call(this.#instance, userConfig);
+    } finally {
+      if (this.#gate === gate) this.#openGate();
+    }
+  }
+
+  /** Lets held calls run, in the order they came. */
+  #openGate(): void {
+    const gate = this.#gate;
+    if (!gate) return;
+    this.#gate = undefined;
+    for (const cp of this.#ports) this.#attach(cp);
+    gate.release(this.#replica!);
+  }
+
+  /** One wait for the replica to have nothing in flight, shared by whoever asks. */
+  #idle(): Promise<void> {
+    return (this.#idleWait ??= this.#replica!.idle().then(() => {
+      this.#idleWait = undefined;
+    }));
+  }
+
+  /**
+   * Resolves true once nothing is in flight, false after `timeoutMs`. Idle is checked again a
+   * task later: a call posted before its caller dropped this replica may still be on its way.
+   */
+  async #drained(timeoutMs: number): Promise<boolean> {
+    const replica = this.#replica;
+    if (!replica) return true;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const expired = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+    try {
+      for (;;) {
+        if ((await Promise.race([this.#idle().then(() => true), expired])) === false) return false;
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        if (replica.ongoing === 0) return true;
+      }
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   ongoing(): number {
     return this.#replica?.ongoing ?? 0;
   }
 
-  /** Finishes what is in flight (up to `timeoutMs`), then disposes the instance once. */
-  async stop(timeoutMs: number): Promise<void> {
-    if (this.#stopped) return;
-    this.#stopped = true;
-    if (this.#replica) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([this.#replica.idle(), new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
-      clearTimeout(timer);
-    }
+  /** Requests this replica's handles have queued for deployment `key` (autoscaling's metric). */
+  queuedFor(key: string): number {
+    return this.#client?.queuedFor(key) ?? 0;
+  }
+
+  /**
+   * Finishes what is in flight (up to `timeoutMs`), then disposes the instance, once: a second
+   * call waits for the first stop instead of cutting its drain short.
+   */
+  stop(timeoutMs: number): Promise<void> {
+    return (this.#stopping ??= this.#stop(timeoutMs));
+  }
+
+  async #stop(timeoutMs: number): Promise<void> {
+    // Calls held for a reconfigure are in flight like any other: serve them before stopping.
+    this.#openGate();
+    await this.#drained(timeoutMs);
     const inst = this.#instance;
     try {
       await disposeAllModels().catch((err) => console.error(`[tsserve] disposing models of ${this.#replica?.id}: ${err}`));
@@ -154,6 +236,12 @@ export class ReplicaHost {
       this.#client?.close();
       for (const p of this.#ports) p.port.close();
     }
+  }
+
+  /** Multiplexed model loads, unloads and load time in this replica (for status and metrics). */
+  modelStats(): { loads: number; unloads: number; loadMsTotal: number } {
+    const { loads, unloads, loadMsTotal } = multiplexStats();
+    return { loads, unloads, loadMsTotal };
   }
 }
 
@@ -169,4 +257,49 @@ function reviveHandles(value: unknown, appName: string): unknown {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(rec)) out[k] = reviveHandles(v, appName);
   return out;
+}
+
+/**
+ * Holds the calls that arrive while a reconfigure waits for in-flight requests. Later messages
+ * about a held call (keep, credit, supply) wait with it, in order; cancelling a held call drops
+ * it and answers at once, so its caller frees the slot.
+ */
+class Gate {
+  readonly #held: { cp: CallerPort; msg: ToReplica }[] = [];
+  readonly #calls = new Set<string>();
+
+  take(cp: CallerPort, msg: ToReplica, replica: Replica): void {
+    const key = `${cp.caller}:${msg.id}`;
+    if (msg.k === K.Call) {
+      this.#calls.add(key);
+      this.#held.push({ cp, msg });
+    } else if (msg.k === K.Pull || !this.#calls.has(key)) {
+      replica.receive(cp, msg);
+    } else if (msg.k === K.Cancel) {
+      this.#calls.delete(key);
+      const at = this.#held.findIndex((h) => h.cp === cp && h.msg.k === K.Call && h.msg.id === msg.id);
+      const call = this.#held[at]!.msg as Extract<ToReplica, { k: K.Call }>;
+      for (let i = this.#held.length - 1; i >= at; i--) if (this.#held[i]!.cp === cp && this.#held[i]!.msg.id === msg.id) this.#held.splice(i, 1);
+      cp.port.send({ k: K.Err, id: msg.id, e: errorToData(new RequestCancelledError(`request ${call.ctx.requestId} was cancelled`)) });
+    } else {
+      this.#held.push({ cp, msg });
+    }
+  }
+
+  /** A caller thread went away: what it sent will never be answered. */
+  callerGone(caller: string): void {
+    for (let i = this.#held.length - 1; i >= 0; i--) {
+      const h = this.#held[i]!;
+      if (h.cp.caller === caller) {
+        this.#calls.delete(`${caller}:${h.msg.id}`);
+        this.#held.splice(i, 1);
+      }
+    }
+  }
+
+  release(replica: Replica): void {
+    const held = this.#held.splice(0);
+    this.#calls.clear();
+    for (const { cp, msg } of held) replica.receive(cp, msg);
+  }
 }

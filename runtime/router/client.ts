@@ -180,6 +180,11 @@ export class Client {
     return stream.start();
   }
 
+  /** Requests waiting in this thread's queues (handles and proxy) for deployment `key`: the autoscaler's metric. */
+  queuedFor(key: string): number {
+    return (this.#routers.get(`handle:${key}`)?.queued ?? 0) + (this.#routers.get(`proxy:${key}`)?.queued ?? 0);
+  }
+
   /** Closes every port (shutdown). */
   close(): void {
     for (const link of this.#links.values()) link.die(new ServeError("tsserve was shut down"));

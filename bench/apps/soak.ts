@@ -1,0 +1,60 @@
+// Deployments for bench/soak.ts: an HTTP ingress over a downstream, 2 replicas each. Either
+// can be told to crash (its Worker exits, as a real crash would), recording first how many
+// requests it had in flight, so the soak can compare its failures with that number.
+import { serve, type DeploymentHandle } from "tsserve";
+
+const tick = () => new Promise<void>((resolve) => setTimeout(resolve, 1));
+
+/** Ends this replica's Worker; slot `slot` of `flags` gets the requests it had in flight. */
+function crash(flags: SharedArrayBuffer, slot: number, active: () => number): Promise<never> {
+  setTimeout(() => {
+    Atomics.store(new Int32Array(flags), slot, active());
+    process.exit(1);
+  }, 0);
+  return new Promise<never>(() => {});
+}
+
+export const SoakDown = serve.deployment(class SoakDown {
+  active = 0;
+  constructor(private flags: SharedArrayBuffer) {}
+  async call(x: number): Promise<number> {
+    this.active++;
+    try {
+      await tick();
+      return x * 2;
+    } finally {
+      this.active--;
+    }
+  }
+  crash(slot: number) {
+    return crash(this.flags, slot, () => this.active);
+  }
+}, { numReplicas: 2 });
+
+/** GET /?x=N answers 2N. A downstream failure answers 502 `<error name>: downstream`. */
+export const SoakIngress = serve.deployment(class SoakIngress {
+  active = 0;
+  constructor(
+    private down: DeploymentHandle<typeof SoakDown>,
+    private flags: SharedArrayBuffer,
+  ) {}
+  async call(request: Request): Promise<string | Response> {
+    this.active++;
+    try {
+      const x = Number(new URL(request.url).searchParams.get("x") ?? 0);
+      try {
+        return String(await this.down.remote(x));
+      } catch (err) {
+        return new Response(`${(err as Error).name}: downstream`, { status: 502 });
+      }
+    } finally {
+      this.active--;
+    }
+  }
+  crash(slot: number) {
+    return crash(this.flags, slot, () => this.active);
+  }
+}, { numReplicas: 2 });
+
+export const soakFlags = new SharedArrayBuffer(4096);
+export const soakApp = SoakIngress.bind(SoakDown.bind(soakFlags), soakFlags);
