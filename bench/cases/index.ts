@@ -15,6 +15,7 @@ import { streaming } from "./stream.ts";
 import { httpDefaultLimits, httpOneHop, httpTwoHops } from "./http.ts";
 import { autoscaling } from "./autoscale.ts";
 import { batching } from "./batch.ts";
+import { multiplexing } from "./multiplex.ts";
 
 /** Floors measured earlier in the same run; compare against these, never against other runs. */
 export interface Floors {
@@ -40,7 +41,7 @@ export interface BenchCase {
   run(ctx: BenchContext): Promise<Row[]>;
 }
 
-export const cases: BenchCase[] = [httpOneHop, httpTwoHops, handleCalls, streaming, batching, autoscaling];
+export const cases: BenchCase[] = [httpOneHop, httpTwoHops, handleCalls, streaming, multiplexing, batching, autoscaling];
 
 /** Informational cases, run unless `--quick` or `--no-extra`. */
 export const extraCases: BenchCase[] = [httpDefaultLimits];
