@@ -1,7 +1,7 @@
 /** Turns what the ingress replica answered into the HTTP response, streamed or whole. */
 import type { HttpResponseData } from "../wire/protocol.ts";
 import type { OutgoingStream } from "../wire/stream.ts";
-import { responseHeaders } from "../wire/headers.ts";
+import { withRequestId } from "../wire/headers.ts";
 
 const encoder = new TextEncoder();
 
@@ -14,7 +14,7 @@ function toBytes(v: unknown): Uint8Array {
 
 /** A whole response, with the request id added. */
 export function wholeResponse(head: HttpResponseData, requestId: string): Response {
-  return new Response(head.body, { status: head.status, statusText: head.statusText || undefined, headers: responseHeaders(head.headers, requestId) });
+  return new Response(head.body, { status: head.status, statusText: head.statusText || undefined, headers: withRequestId(head.headers, requestId) });
 }
 
 /**
@@ -23,7 +23,7 @@ export function wholeResponse(head: HttpResponseData, requestId: string): Respon
  * or bytes. An error mid-stream breaks the response instead of ending it cleanly.
  */
 export function streamedResponse(head: HttpResponseData, requestId: string, stream: OutgoingStream, onError: (err: Error) => void): Response {
-  const headers = responseHeaders(head.headers, requestId);
+  const headers = withRequestId(head.headers, requestId);
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
       try {

@@ -4,10 +4,10 @@
  * proxy's thread only copies bytes.
  */
 import type { HttpRequestData, HttpResponseData } from "../wire/protocol.ts";
-import { packHeaders, unpackHeaders } from "../wire/headers.ts";
+import { type HeaderData, responseHeaderData } from "../wire/headers.ts";
 
 export function toRequest(data: HttpRequestData, signal: AbortSignal): Request {
-  const init: RequestInit = { method: data.method, headers: unpackHeaders(data.headers), signal };
+  const init: RequestInit = { method: data.method, headers: data.headers, signal };
   if (data.body && data.method !== "GET" && data.method !== "HEAD") init.body = data.body;
   return new Request(data.url, init);
 }
@@ -16,7 +16,7 @@ const TEXT = "text/plain; charset=utf-8";
 const JSON_TYPE = "application/json";
 const MSGPACK = "application/msgpack";
 
-function response(status: number, headers: string, body: HttpResponseData["body"], streamed = false): HttpResponseData {
+function response(status: number, headers: HeaderData, body: HttpResponseData["body"], streamed = false): HttpResponseData {
   return streamed ? { status, headers, body, streamed } : { status, headers, body };
 }
 
@@ -36,19 +36,19 @@ export async function toResponseData(
   accept: string | null,
 ): Promise<{ head: HttpResponseData; stream?: AsyncIterator<unknown> | Iterator<unknown> }> {
   if (value instanceof Response) return fromResponse(value);
-  if (typeof value === "string") return { head: response(200, `content-type\n${TEXT}`, value) };
-  if (value === null || value === undefined) return { head: response(200, "", null) };
-  if (value instanceof ArrayBuffer) return { head: response(200, "content-type\napplication/octet-stream", value) };
+  if (typeof value === "string") return { head: response(200, { "content-type": TEXT }, value) };
+  if (value === null || value === undefined) return { head: response(200, {}, null) };
+  if (value instanceof ArrayBuffer) return { head: response(200, { "content-type": "application/octet-stream" }, value) };
   if (value instanceof Uint8Array) {
-    return { head: response(200, "content-type\napplication/octet-stream", value.slice().buffer as ArrayBuffer) };
+    return { head: response(200, { "content-type": "application/octet-stream" }, value.slice().buffer as ArrayBuffer) };
   }
   if (isStreamable(value)) return fromIterator(value);
   if (accept?.includes(MSGPACK)) {
     const { encode } = await import("@msgpack/msgpack");
     const bytes = encode(value);
-    return { head: response(200, `content-type\n${MSGPACK}`, bytes.slice().buffer as ArrayBuffer) };
+    return { head: response(200, { "content-type": MSGPACK }, bytes.slice().buffer as ArrayBuffer) };
   }
-  return { head: response(200, `content-type\n${JSON_TYPE}`, JSON.stringify(value)) };
+  return { head: response(200, { "content-type": JSON_TYPE }, JSON.stringify(value)) };
 }
 
 /**
@@ -73,7 +73,7 @@ async function fromIterator(value: Iterable<unknown> | AsyncIterable<unknown>): 
       await it.return?.();
     }
   }
-  return { head: response(200, `content-type\n${type}`, null, true), stream: chunks() };
+  return { head: response(200, { "content-type": type }, null, true), stream: chunks() };
 }
 
 function chunk(v: unknown): string | Uint8Array {
@@ -89,7 +89,7 @@ const PENDING = Symbol("pending");
  * stream), and streamed when reading it has to wait: then the chunks so far go first.
  */
 async function fromResponse(res: Response): Promise<{ head: HttpResponseData; stream?: AsyncIterator<unknown> }> {
-  const headers = packHeaders(res.headers);
+  const headers = responseHeaderData(res.headers);
   const head = (body: HttpResponseData["body"], streamed = false) => {
     const h = response(res.status, headers, body, streamed);
     if (res.statusText) h.statusText = res.statusText;

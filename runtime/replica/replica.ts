@@ -12,7 +12,6 @@ import { nextId } from "../wire/ids.ts";
 import type { BatchedPort } from "../wire/port.ts";
 import { type CallMsg, type HttpRequestData, K, type Ref, type ToCaller, type ToReplica } from "../wire/protocol.ts";
 import { isStreamable, toRequest, toResponseData } from "./http.ts";
-import { headerValue } from "../wire/headers.ts";
 import { isJsonSafe } from "../wire/json.ts";
 import { Semaphore } from "./semaphore.ts";
 import { Producer } from "./stream.ts";
@@ -178,7 +177,7 @@ export class Replica {
     if (!fn) throw new ServeError(`deployment ${this.spec.name} cannot serve HTTP: give it a fetch(request) or call(request) method`);
     // A handler that declares no parameter gets no Request (building one is most of a small request's cost).
     const value = await (fn.length === 0 ? fn.call(inst) : fn.call(inst, toRequest(data, signalOf(run))));
-    const { head, stream } = await toResponseData(value, headerValue(data.headers, "accept"));
+    const { head, stream } = await toResponseData(value, data.headers.accept ?? null);
     return stream ? { head, stream } : head;
   }
 

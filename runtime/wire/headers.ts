@@ -1,43 +1,29 @@
 /**
- * HTTP headers as they cross threads: one string, "name\nvalue\nname\nvalue". Structured clone
- * copies one string for a fraction of what an array of pairs costs (measured: 0.11 us against
- * 1.2 us for three headers), and header names and values cannot hold a newline.
+ * HTTP headers as they cross threads: a plain object (one JSON-friendly value, cheap to send
+ * in a JSON batch), or a list of pairs when a response repeats a name (set-cookie).
  */
 
-export function packHeaders(headers: Iterable<[string, string]>): string {
-  let out = "";
-  for (const [k, v] of headers) out += out ? `\n${k}\n${v}` : `${k}\n${v}`;
-  return out;
+export type HeaderData = Record<string, string> | [string, string][];
+
+/** A request's headers as an object (names are lower case). */
+export function headersToObject(headers: Headers): Record<string, string> {
+  // Bun's Headers#toJSON is several times faster than iterating; elsewhere, iterate.
+  const toJSON = (headers as unknown as { toJSON?: () => Record<string, string> }).toJSON;
+  return toJSON ? toJSON.call(headers) : Object.fromEntries(headers);
 }
 
-export function unpackHeaders(packed: string): [string, string][] {
-  if (!packed) return [];
-  const parts = packed.split("\n");
-  const out: [string, string][] = [];
-  for (let i = 0; i + 1 < parts.length; i += 2) out.push([parts[i]!, parts[i + 1]!]);
-  return out;
+/** A response's headers: an object, or pairs when set-cookie repeats. */
+export function responseHeaderData(headers: Headers): HeaderData {
+  return headers.getSetCookie().length > 1 ? [...headers] : headersToObject(headers);
 }
 
-/** The value of header `name` (lower case), or null. */
-export function headerValue(packed: string, name: string): string | null {
-  const parts = packed.split("\n");
-  for (let i = 0; i + 1 < parts.length; i += 2) if (parts[i] === name) return parts[i + 1]!;
-  return null;
-}
-
-/** As Response init headers: a plain object (cheapest) unless a name repeats (set-cookie). */
-export function responseHeaders(packed: string, requestId: string): Record<string, string> | Headers {
-  const parts = packed ? packed.split("\n") : [];
-  const out: Record<string, string> = {};
-  for (let i = 0; i + 1 < parts.length; i += 2) {
-    const k = parts[i]!;
-    if (k in out) {
-      const h = new Headers(unpackHeaders(packed));
-      h.set("x-request-id", requestId);
-      return h;
-    }
-    out[k] = parts[i + 1]!;
+/** Response init headers with the request id added. */
+export function withRequestId(headers: HeaderData, requestId: string): Record<string, string> | Headers {
+  if (Array.isArray(headers)) {
+    const h = new Headers(headers);
+    h.set("x-request-id", requestId);
+    return h;
   }
-  out["x-request-id"] = requestId;
-  return out;
+  headers["x-request-id"] = requestId;
+  return headers;
 }

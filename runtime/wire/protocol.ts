@@ -7,6 +7,7 @@
  * names the replica that ran it, the caller thread and the call id.
  */
 import type { ErrorData } from "../../sdk/errors.ts";
+import type { HeaderData } from "./headers.ts";
 
 export const enum K {
   /** caller -> replica: run a method. */
@@ -125,8 +126,7 @@ export interface HttpRequestData {
   method: string;
   /** Absolute URL whose path is relative to the route prefix. */
   url: string;
-  /** Packed by `packHeaders` (runtime/wire/headers.ts). */
-  headers: string;
+  headers: Record<string, string>;
   body: ArrayBuffer | null;
 }
 
@@ -134,8 +134,7 @@ export interface HttpRequestData {
 export interface HttpResponseData {
   status: number;
   statusText?: string;
-  /** Packed by `packHeaders` (runtime/wire/headers.ts). */
-  headers: string;
+  headers: HeaderData;
   body: string | ArrayBuffer | null;
   /** The body streams: chunks arrive as the stream's `Items`. */
   streamed?: boolean;
