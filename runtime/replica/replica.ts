@@ -7,7 +7,7 @@ import { type RequestContext, requestScope } from "../../sdk/context.ts";
 import { type ErrorData, errorFromData, errorToData, RequestCancelledError, ServeError } from "../../sdk/errors.ts";
 import type { DeploymentSpec } from "../../sdk/graph.ts";
 import { takeTransfer } from "../../sdk/transfer.ts";
-import type { Client } from "../router/client.ts";
+import { type Client, newRequestId } from "../router/client.ts";
 import { nextId } from "../wire/ids.ts";
 import type { BatchedPort } from "../wire/port.ts";
 import { type CallMsg, type HttpRequestData, K, type Ref, type ToCaller, type ToReplica } from "../wire/protocol.ts";
@@ -132,12 +132,14 @@ export class Replica {
   #invoke(key: string, run: Running, args: unknown[]): void {
     const { msg } = run;
     const ctx: RequestContext = {
-      requestId: msg.ctx.requestId,
+      get requestId() {
+        return (msg.ctx.requestId ??= newRequestId());
+      },
       appName: this.appName,
       deploymentName: this.spec.name,
       replicaId: this.id,
-      route: msg.ctx.route,
-      multiplexedModelId: msg.ctx.modelId,
+      route: msg.ctx.route ?? "",
+      multiplexedModelId: msg.ctx.modelId ?? "",
       get signal() {
         return signalOf(run);
       },

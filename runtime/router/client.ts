@@ -31,6 +31,14 @@ const requestPrefix = Math.random().toString(36).slice(2, 10);
 /** A request id for a call made outside any request. */
 export const newRequestId = (): string => `${requestPrefix}-${(++requestSeq).toString(36)}`;
 
+/** The context a handle call carries: empty fields are left out (they cost bytes on every call). */
+function callContext(requestId: string | undefined, modelId: string | undefined): CallContext {
+  const ctx: CallContext = {};
+  if (requestId) ctx.requestId = requestId;
+  if (modelId) ctx.modelId = modelId;
+  return ctx;
+}
+
 const released = new FinalizationRegistry<OutgoingCall>((call) => call.unreachable());
 const registered = new WeakSet<object>();
 
@@ -111,7 +119,14 @@ export class Client {
     }
   }
 
+  /** Routers by the handle's target object: a handle reuses one object for all its calls. */
+  readonly #byTarget = new WeakMap<HandleTarget, Router>();
+
   router(target: HandleTarget, lane: Lane = "handle"): Router {
+    if (lane === "handle") {
+      const known = this.#byTarget.get(target);
+      if (known) return known;
+    }
     const key = targetKey(target);
     const rkey = `${lane}:${key}`;
     let router = this.#routers.get(rkey);
@@ -121,6 +136,7 @@ export class Client {
       if (this.#replicaSets.has(key)) this.#route(key);
       else this.routes.subscribe(target);
     }
+    if (lane === "handle") this.#byTarget.set(target, router);
     return router;
   }
 
@@ -144,11 +160,7 @@ export class Client {
         findNestedResponse(a, `argument ${i}`);
       }
     }
-    const context: CallContext = ctx ?? {
-      requestId: parent?.requestId || newRequestId(),
-      modelId: options.multiplexedModelId ?? "",
-      route: "",
-    };
+    const context: CallContext = ctx ?? callContext(parent?.requestId, options.multiplexedModelId);
     return OutgoingCall.create(this, this.router(target, lane), method, args.slice(), context, parent?.signal, upstream);
   }
 
@@ -166,7 +178,7 @@ export class Client {
       id: 0,
       method,
       args: args.slice(),
-      ctx: { requestId: parent?.requestId || newRequestId(), modelId: options.multiplexedModelId ?? "", route: "" },
+      ctx: callContext(parent?.requestId, options.multiplexedModelId),
       stream: true,
     };
     return new OutgoingStream(this.router(target), msg, parent?.signal).start();

@@ -29,7 +29,7 @@ export class OutgoingCall implements Call, Routable, Receiver {
   readonly id = nextId();
   link: ReplicaLink | undefined;
   get modelId(): string {
-    return this.msg.ctx.modelId;
+    return this.msg.ctx.modelId ?? "";
   }
   #state: "waiting" | "queued" | "sent" | "done" = "waiting";
   #outcome: Outcome | undefined;

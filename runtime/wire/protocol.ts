@@ -49,9 +49,12 @@ export interface Ref {
 
 /** The request context that travels with a call. */
 export interface CallContext {
-  requestId: string;
-  modelId: string;
-  route: string;
+  /** Absent for a call made outside any request: the replica names it if asked. */
+  requestId?: string;
+  /** Absent when the call has no multiplexed model id. */
+  modelId?: string;
+  /** The route prefix of an HTTP request; absent for handle calls. */
+  route?: string;
 }
 
 export interface CallMsg {

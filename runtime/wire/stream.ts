@@ -17,7 +17,7 @@ export class OutgoingStream implements StreamCall, Routable, Receiver {
   readonly id = nextId();
   link: ReplicaLink | undefined;
   get modelId(): string {
-    return this.msg.ctx.modelId;
+    return this.msg.ctx.modelId ?? "";
   }
   #state: "queued" | "sent" | "done" = "queued";
   #counted = false;
