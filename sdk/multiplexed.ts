@@ -4,7 +4,7 @@
  * and one made in a class field is per instance. A module-level registry lets the replica
  * host report the ids it holds, read counters and dispose every model when it stops.
  */
-import { getMultiplexedModelId } from "./context.ts";
+import { getMultiplexedModelId, requestScope } from "./context.ts";
 
 /** What `serve.multiplexed(loader, options)` accepts. */
 export interface MultiplexedOptions {
@@ -74,7 +74,8 @@ class ModelCache<M> {
       // Evicting before loading keeps at most `max` models in memory at once.
       if (this.max !== -1 && this.models.size >= this.max) await this.#unload(this.models.keys().next().value as string);
       const started = performance.now();
-      const model = await this.loader(id);
+      // A load serves every request waiting for it: it must not die with the one that started it.
+      const model = await requestScope.exit(() => this.loader(id));
       stats.loads++;
       stats.loadMsTotal += performance.now() - started;
       this.models.set(id, model);

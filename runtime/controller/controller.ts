@@ -119,7 +119,7 @@ export class Controller {
     if (before.maxOngoingRequests !== spec.options.maxOngoingRequests) {
       await Promise.all(d.replicas.map((r) => r.host.setMaxOngoing(spec.options.maxOngoingRequests)));
     }
-    if (JSON.stringify(before.userConfig) !== JSON.stringify(spec.options.userConfig) && spec.options.userConfig !== undefined) {
+    if (!sameJson(before.userConfig, spec.options.userConfig) && spec.options.userConfig !== undefined) {
       await Promise.all(d.running().map((r) => r.host.reconfigure(spec.options.userConfig)));
     }
     await d.reconcile();
@@ -357,4 +357,11 @@ export class Controller {
     }
     return out;
   }
+}
+
+/** Deep JSON equality, whatever the key order (userConfig: the same value again is no change). */
+function sameJson(a: unknown, b: unknown): boolean {
+  const canon = (v: unknown): unknown =>
+    Array.isArray(v) ? v.map(canon) : v && typeof v === "object" ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canon((v as Record<string, unknown>)[k])])) : v;
+  return JSON.stringify(canon(a)) === JSON.stringify(canon(b));
 }

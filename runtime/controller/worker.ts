@@ -97,7 +97,11 @@ export class ReplicaWorker {
   }
 
   /** Ends the Worker now. */
+  #killed = false;
+
   kill(): void {
+    if (this.#killed) return;
+    this.#killed = true;
     this.#onExit = [];
     this.#exited = true;
     this.host[Comlink.releaseProxy]();

@@ -24,21 +24,26 @@ export function wholeResponse(head: HttpResponseData, requestId: string): Respon
  */
 export function streamedResponse(head: HttpResponseData, requestId: string, stream: OutgoingStream, onError: (err: Error) => void): Response {
   const headers = withRequestId(head.headers, requestId);
+  let cancelled = false;
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
       try {
         // Everything the replica has sent so far leaves as one chunk.
         const batch = await stream.nextBatch();
+        // The client left while we waited: the stream is cancelled, nothing more to write.
+        if (cancelled) return;
         if (!batch) return controller.close();
         if (batch.length === 1 || !batch.every((v) => typeof v === "string")) {
           for (const v of batch) controller.enqueue(toBytes(v));
         } else controller.enqueue(encoder.encode((batch as string[]).join("")));
       } catch (err) {
+        if (cancelled) return;
         onError(err as Error);
         controller.error(err);
       }
     },
     cancel() {
+      cancelled = true;
       stream.cancel(true);
     },
   });

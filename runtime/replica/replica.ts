@@ -55,7 +55,7 @@ export class Replica {
   /** Values a caller passed on itself (a `Keep` that came too late), by `caller:id:at`. */
   readonly #supplied = new Map<string, { v?: unknown; e?: ErrorData } | ((s: { v?: unknown; e?: ErrorData }) => void)>();
   readonly #slots: Semaphore;
-  #idle: (() => void) | undefined;
+  readonly #idle: (() => void)[] = [];
 
   constructor(
     readonly id: string,
@@ -79,7 +79,7 @@ export class Replica {
   /** Resolves when nothing is running (for graceful stop). */
   idle(): Promise<void> {
     if (this.#running.size === 0) return Promise.resolve();
-    return new Promise((resolve) => (this.#idle = resolve));
+    return new Promise((resolve) => this.#idle.push(resolve));
   }
 
   receive(from: CallerPort, msg: ToReplica): void {
@@ -245,11 +245,7 @@ export class Replica {
 
   #forget(key: string): void {
     this.#running.delete(key);
-    if (this.#running.size === 0 && this.#idle) {
-      const idle = this.#idle;
-      this.#idle = undefined;
-      idle();
-    }
+    if (this.#running.size === 0) for (const wake of this.#idle.splice(0)) wake();
   }
 
   #cancel(key: string): void {
