@@ -1,8 +1,8 @@
 // Dev aid: CPU microseconds per request (this process: main thread + replica Workers), which
 // stays meaningful when other work shares the machine; wall throughput does not.
 import { serve, type Application } from "tsserve";
-import { measureHttp } from "./load.ts";
-import { noopApp, chainApp } from "./apps/noop.ts";
+import { measureHttp } from "../load.ts";
+import { noopApp, chainApp } from "../apps/noop.ts";
 
 async function cpuPerRequest(url: string): Promise<{ usPerReq: number; rps: number }> {
   await measureHttp(url, { connections: 64, durationS: 1 });
@@ -13,7 +13,7 @@ async function cpuPerRequest(url: string): Promise<{ usPerReq: number; rps: numb
   return { usPerReq: (d.user + d.system) / total, rps: r.rps };
 }
 
-import { startWorker } from "./floors.ts";
+import { startWorker } from "../floors.ts";
 const worker = await startWorker();
 let seq = 0;
 const waiting = new Map<number, () => void>();

@@ -1,7 +1,7 @@
 // Dev aid: CPU microseconds per handle call, 256 in flight (this process, all threads).
 import { serve } from "tsserve";
-import { noopApp } from "./apps/noop.ts";
-import { pipelined, sequential } from "./cases/handle.ts";
+import { noopApp } from "../apps/noop.ts";
+import { pipelined, sequential } from "../cases/handle.ts";
 await serve.start({ http: { port: 0 } });
 const h = await serve.run(noopApp, { routePrefix: null });
 const seq = await sequential(h, 5000, 1000);
