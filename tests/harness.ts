@@ -27,3 +27,23 @@ export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 500
     await Bun.sleep(everyMs);
   }
 }
+
+/** The error a promise rejects with (fails the test if it resolves). */
+export async function rejection(p: PromiseLike<unknown>): Promise<Error> {
+  try {
+    await p;
+  } catch (err) {
+    return err as Error;
+  }
+  throw new Error("expected a rejection, got a value");
+}
+
+/** The error `f` throws (fails the test if it returns). */
+export function thrown(f: () => unknown): Error {
+  try {
+    f();
+  } catch (err) {
+    return err as Error;
+  }
+  throw new Error("expected a throw");
+}

@@ -1,7 +1,7 @@
 // Chaining: a DeploymentResponse passed as an argument of another remote() call.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { serve, ServeError } from "tsserve";
-import { startServe, type Served } from "../harness.ts";
+import { startServe, type Served, rejection } from "../harness.ts";
 import { deployed } from "../fixtures/scope.ts";
 import { type Adder, type AsyncFailer, blockingApp, type Failer, fanOutApp, hubApp, type Multiplier } from "../fixtures/chaining.ts";
 
@@ -23,15 +23,6 @@ async function hub(name: string) {
     failer: serve.getDeploymentHandle<typeof Failer>("Failer", name),
     asyncFailer: serve.getDeploymentHandle<typeof AsyncFailer>("AsyncFailer", name),
   };
-}
-
-async function rejection(p: PromiseLike<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error("expected a rejection, got a value");
 }
 
 test("a response passed as a top-level argument is resolved first: (5 + 1) * 2 = 12", async () => {

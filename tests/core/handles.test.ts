@@ -1,7 +1,7 @@
 // DeploymentHandle and DeploymentResponse, driven from the main thread over real replicas.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { ServeError } from "tsserve";
-import { eventually, startServe, type Served } from "../harness.ts";
+import { eventually, startServe, type Served, rejection } from "../harness.ts";
 import { deployed } from "../fixtures/scope.ts";
 import { Gate, Greeter, Recorder, WhoAmI } from "../fixtures/calls.ts";
 
@@ -12,16 +12,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await served[Symbol.asyncDispose]();
 });
-
-/** The error a promise rejects with (fails the test if it resolves). */
-async function rejection(p: PromiseLike<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error("expected a rejection, got a value");
-}
 
 test("handle.remote() calls the call method", async () => {
   await using app = await deployed(Greeter.bind(), { name: "h-call" });

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { connect } from "node:net";
 import { decode } from "@msgpack/msgpack";
 import { serve } from "tsserve";
-import { startServe, type Served } from "../harness.ts";
+import { startServe, type Served, rejection } from "../harness.ts";
 import { deployed } from "../fixtures/scope.ts";
 import { Conversions, ElysiaField, FetchAndCall, methodOf, noParams, PathEcho } from "../fixtures/http_apps.ts";
 
@@ -17,15 +17,6 @@ afterAll(async () => {
 
 const get = (path: string, init?: RequestInit) => fetch(served.url + path, init);
 const text = async (path: string, init?: RequestInit) => (await get(path, init)).text();
-
-async function rejection(p: PromiseLike<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error("expected a rejection, got a value");
-}
 
 describe("routing", () => {
   test("the longest matching prefix wins, and /a matches /a, /a/ and /a/x but not /ab", async () => {

@@ -1,7 +1,7 @@
 // Application lifecycle: run, delete, status, handles by name, contexts, init and dispose.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { serve, ServeError } from "tsserve";
-import { startServe, type Served } from "../harness.ts";
+import { startServe, type Served, thrown } from "../harness.ts";
 import { deployed } from "../fixtures/scope.ts";
 import { Contexts, Disposable, RequestIdIngress, RequestIdOf, SlowInit } from "../fixtures/lifecycle.ts";
 import { app as chainApp } from "../../examples/chain.ts";
@@ -13,15 +13,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await served[Symbol.asyncDispose]();
 });
-
-function thrown(f: () => unknown): Error {
-  try {
-    f();
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error("expected a throw");
-}
 
 test("serve.run resolves to the ingress's handle", async () => {
   await using app = await deployed(chainApp, { name: "l-run" });

@@ -2,7 +2,7 @@
 // after the requests in flight finish, so each request sees one config from start to end.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { serve } from "tsserve";
-import { eventually, startServe, type Served } from "../harness.ts";
+import { eventually, startServe, type Served, thrown } from "../harness.ts";
 import { FieldReconfigure, Tagged } from "../fixtures/lifecycle2.ts";
 
 let s: Served;
@@ -10,15 +10,6 @@ beforeAll(async () => {
   s = await startServe();
 });
 afterAll(() => s[Symbol.asyncDispose]());
-
-function thrown(f: () => unknown): Error {
-  try {
-    f();
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error("expected a throw");
-}
 
 describe("userConfig without reconfigure", () => {
   test("serve.deployment() refuses it, naming the fix", () => {
