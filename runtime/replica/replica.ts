@@ -13,6 +13,7 @@ import type { BatchedPort } from "../wire/port.ts";
 import { type CallMsg, type HttpRequestData, K, type Ref, type ToCaller, type ToReplica } from "../wire/protocol.ts";
 import { isStreamable, toRequest, toResponseData } from "./http.ts";
 import { isJsonSafe } from "../wire/json.ts";
+import { type Cancellable, type CancelScope, SCOPE } from "../wire/scope.ts";
 import { Semaphore } from "./semaphore.ts";
 import { Producer } from "./stream.ts";
 
@@ -28,6 +29,8 @@ interface Running {
   /** Made on first use of the request's signal: most requests never look at it. */
   ac: AbortController | undefined;
   cancelled: boolean;
+  /** Calls this request made: cancelled with it (see wire/scope.ts). */
+  children?: Set<Cancellable>;
   producer?: Producer;
 }
 
@@ -144,6 +147,7 @@ export class Replica {
         return signalOf(run);
       },
     };
+    (ctx as { [SCOPE]?: CancelScope })[SCOPE] = run;
     let result: unknown;
     try {
       result = requestScope.run(ctx, () => (msg.http ? this.#serveHttp(run, args[0] as HttpRequestData) : this.#invokeMethod(msg.method, args)));
@@ -253,6 +257,7 @@ export class Replica {
     if (!run || run.cancelled) return;
     run.cancelled = true;
     run.ac?.abort(new RequestCancelledError(`request ${run.msg.ctx.requestId} was cancelled`));
+    if (run.children) for (const child of [...run.children]) child.cancel();
     run.producer?.stop();
   }
 

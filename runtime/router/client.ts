@@ -12,6 +12,7 @@ import { OutgoingCall } from "../wire/call.ts";
 import { ReplicaLink } from "../wire/link.ts";
 import { type CallContext, type CallMsg, type HttpRequestData, K } from "../wire/protocol.ts";
 import { OutgoingStream } from "../wire/stream.ts";
+import { scopeOf } from "../wire/scope.ts";
 import { Router, type RouterLimits } from "./router.ts";
 
 /** Where a thread asks for routes; the controller answers through `setReplicas` and `addLink`. */
@@ -161,7 +162,7 @@ export class Client {
       }
     }
     const context: CallContext = ctx ?? callContext(parent?.requestId, options.multiplexedModelId);
-    return OutgoingCall.create(this, this.router(target, lane), method, args.slice(), context, parent?.signal, upstream);
+    return OutgoingCall.create(this, this.router(target, lane), method, args.slice(), context, scopeOf(parent), upstream);
   }
 
   /** Sends a streaming call; its items arrive through the returned stream. */
@@ -181,7 +182,7 @@ export class Client {
       ctx: callContext(parent?.requestId, options.multiplexedModelId),
       stream: true,
     };
-    return new OutgoingStream(this.router(target), msg, parent?.signal).start();
+    return new OutgoingStream(this.router(target), msg, scopeOf(parent)).start();
   }
 
   /** Sends an HTTP request to an ingress (the proxy's call). */

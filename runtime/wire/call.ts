@@ -8,6 +8,7 @@ import { errorFromData, errorToData, RequestCancelledError } from "../../sdk/err
 import type { Call } from "../../sdk/runtime.ts";
 import { takeTransfer } from "../../sdk/transfer.ts";
 import { nextId } from "./ids.ts";
+import { type CancelScope, enter } from "./scope.ts";
 import { isJsonSafe } from "./json.ts";
 import type { ReplicaLink, Receiver } from "./link.ts";
 import { type CallContext, type CallMsg, K, type Ref, type ToCaller } from "./protocol.ts";
@@ -57,14 +58,12 @@ export class OutgoingCall implements Call, Routable, Receiver {
     readonly msg: CallMsg,
     readonly transfer: Bun.Transferable[] | undefined,
     /** The request this call was made from: its cancellation cancels this call. */
-    parentSignal: AbortSignal | undefined,
+    /** The request this call was made from: its cancellation cancels this call. */
+    parent: CancelScope | undefined,
   ) {
-    if (parentSignal) {
-      if (parentSignal.aborted) this.#cancelled = true;
-      const onAbort = () => this.cancel();
-      parentSignal.addEventListener("abort", onAbort, { once: true });
-      this.#offAbort = () => parentSignal.removeEventListener("abort", onAbort);
-    }
+    const untie = enter(parent, this);
+    if (untie === false) this.#cancelled = true;
+    else this.#offAbort = untie;
   }
 
   /** Builds the message for a call: `args` may hold responses (top-level) to chain. */
@@ -74,7 +73,7 @@ export class OutgoingCall implements Call, Routable, Receiver {
     method: string,
     args: unknown[],
     ctx: CallContext,
-    parentSignal: AbortSignal | undefined,
+    parent: CancelScope | undefined,
     upstream: { call: OutgoingCall; at: number }[],
   ): OutgoingCall {
     let transfer: Bun.Transferable[] | undefined;
@@ -82,7 +81,7 @@ export class OutgoingCall implements Call, Routable, Receiver {
       const t = takeTransfer(a);
       if (t) (transfer ??= []).push(...t);
     }
-    const call = new OutgoingCall(thread, router, { k: K.Call, id: 0, method, args, ctx }, transfer, parentSignal);
+    const call = new OutgoingCall(thread, router, { k: K.Call, id: 0, method, args, ctx }, transfer, parent);
     call.msg.id = call.id;
     call.#start(upstream);
     return call;

@@ -7,6 +7,7 @@
 import { errorFromData, RequestCancelledError } from "../../sdk/errors.ts";
 import type { StreamCall } from "../../sdk/runtime.ts";
 import { nextId } from "./ids.ts";
+import { type CancelScope, enter } from "./scope.ts";
 import { isJsonSafe } from "./json.ts";
 import type { ReplicaLink, Receiver } from "./link.ts";
 import { type CallMsg, type HttpResponseData, K, type ToCaller } from "./protocol.ts";
@@ -35,7 +36,7 @@ export class OutgoingStream implements StreamCall, Routable, Receiver {
   constructor(
     readonly router: Router,
     readonly msg: CallMsg,
-    parentSignal: AbortSignal | undefined,
+    parent: CancelScope | undefined,
   ) {
     msg.id = this.id;
     if (msg.http) {
@@ -44,12 +45,9 @@ export class OutgoingStream implements StreamCall, Routable, Receiver {
       promise.catch(() => {});
       this.#head = { resolve, reject, promise };
     }
-    if (parentSignal) {
-      const onAbort = () => this.cancel();
-      parentSignal.addEventListener("abort", onAbort, { once: true });
-      this.#offAbort = () => parentSignal.removeEventListener("abort", onAbort);
-      if (parentSignal.aborted) queueMicrotask(onAbort);
-    }
+    const untie = enter(parent, this);
+    if (untie === false) queueMicrotask(() => this.cancel());
+    else this.#offAbort = untie;
   }
 
   /** For HTTP calls: the response head (status, headers; the body too unless it streams). */
