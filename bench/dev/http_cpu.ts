@@ -10,6 +10,7 @@ async function cpuPerRequest(url: string): Promise<{ usPerReq: number; rps: numb
   const r = await measureHttp(url, { connections: 64, durationS: 3 });
   const d = process.cpuUsage(before);
   const total = (r.rps * 3);
+  if (process.env.SPLIT) console.log(`  user ${(d.user / total).toFixed(1)} us/req, system ${(d.system / total).toFixed(1)} us/req`);
   return { usPerReq: (d.user + d.system) / total, rps: r.rps };
 }
 

@@ -38,10 +38,13 @@ export class ReplicaLink {
     };
   }
 
-  /** Sends a message whose answers go to `receiver`; `json`: it is plain JSON (see json.ts). */
-  request(msg: ToReplica, receiver: Receiver, transfer?: Bun.Transferable[], json = false): void {
+  /**
+   * Sends a message whose answers go to `receiver`; `json`: it is plain JSON (see json.ts);
+   * `coalesce`: it may wait for the event loop's turn to share a message (see port.ts).
+   */
+  request(msg: ToReplica, receiver: Receiver, transfer?: Bun.Transferable[], json = false, coalesce = false): void {
     this.#receivers.set(msg.id, receiver);
-    this.#port.send(msg, transfer, json);
+    this.#port.send(msg, transfer, json, coalesce);
   }
 
   /** Sends a message that gets no answer of its own (control messages are plain JSON). */

@@ -5,6 +5,7 @@
 
 export type Handler<In> = (msg: In) => void;
 
+
 export class BatchedPort<Out, In> {
   #queue: Out[] = [];
   #transfer: Bun.Transferable[] = [];
@@ -35,8 +36,9 @@ export class BatchedPort<Out, In> {
   /**
    * Queues a message; it leaves at the end of this tick with the others. `json`: the sender
    * vouches that the message is plain JSON (see json.ts), so the batch may go as one string.
+   * `coalesce`: the message may wait for the event loop's turn to leave with others.
    */
-  send(msg: Out, transfer?: Bun.Transferable[], json = false): void {
+  send(msg: Out, transfer?: Bun.Transferable[], json = false, coalesce = false): void {
     if (this.#closed) return;
     this.#queue.push(msg);
     if (!json) this.#allJson = false;
@@ -46,7 +48,12 @@ export class BatchedPort<Out, In> {
     }
     if (!this.#scheduled) {
       this.#scheduled = true;
-      queueMicrotask(this.#flush);
+      // Alone: leave at the end of this tick, for latency. `coalesce` (the other side is busy
+      // with earlier requests anyway): wait for the event loop's turn, so every request that
+      // came in this turn shares one message and one wake-up of the other thread (about a
+      // third less CPU per two-hop HTTP request, measured with bench/dev/http_cpu.ts).
+      if (coalesce) setImmediate(this.#flush);
+      else queueMicrotask(this.#flush);
     }
   }
 

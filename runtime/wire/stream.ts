@@ -70,7 +70,10 @@ export class OutgoingStream implements StreamCall, Routable, Receiver {
       return;
     }
     this.#state = "sent";
-    link.request(this.msg, this, this.transfer, !this.transfer && isJsonSafe(this.msg.args));
+    // HTTP requests arrive one per callback, so end-of-tick batching never joins them; when the
+    // replica is busy with earlier ones anyway, let this one wait a turn to share a message.
+    const coalesce = this.msg.http === true && link.inFlight > 1;
+    link.request(this.msg, this, this.transfer, !this.transfer && isJsonSafe(this.msg.args), coalesce);
   }
 
   receive(msg: ToCaller): boolean {
