@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { serve } from "tsserve";
 import { eventually, startServe, type Served } from "../harness.ts";
-import { httpApp, ingressFlags } from "../fixtures/streaming.ts";
+import { fastFlags, httpApp, ingressFlags } from "../fixtures/streaming.ts";
 import { app as tokenApp } from "../../examples/token_streamer.ts";
 
 let s: Served;
@@ -73,6 +73,31 @@ describe("HTTP streaming", () => {
     const produced = Atomics.load(flags, 0);
     await Bun.sleep(30);
     expect(Atomics.load(flags, 0)).toBe(produced);
+  });
+
+  test("a client that stops reading slows the producer down (credits follow the body's pull)", async () => {
+    const produced = new Int32Array(fastFlags);
+    const ac = new AbortController();
+    const res = await fetch(`${s.url}/s/fast`, { signal: ac.signal });
+    const reader = res.body!.getReader();
+    await reader.read();
+    // The client reads nothing more. Unchecked, the producer would make hundreds of thousands
+    // of chunks in this time; held back, it stops at the stream window plus socket buffers.
+    const settle = async () => {
+      let last = -1;
+      while (Atomics.load(produced, 0) !== last) {
+        last = Atomics.load(produced, 0);
+        await Bun.sleep(100);
+      }
+      return last;
+    };
+    const held = await settle();
+    expect(held).toBeLessThan(50_000);
+    // Reading on lets it go on.
+    for (let i = 0; i < 200; i++) await reader.read();
+    await Bun.sleep(50);
+    expect(Atomics.load(produced, 0)).toBeGreaterThan(held);
+    ac.abort();
   });
 
   test("the seed's TokenStreamer streams server-sent events", async () => {
