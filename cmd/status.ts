@@ -36,6 +36,13 @@ const replicas = (states: Record<string, number | undefined>): string =>
     .map(([s, n]) => `${s} ${n}`)
     .join(", ") || "none";
 
+/** Where a deployment is heading: its target when it differs, and the autoscaling range. */
+function target(d: ServeStatus["applications"][string]["deployments"][string]): string {
+  const a = d.autoscaling;
+  if (a) return dim(` (target ${d.targetReplicas}, auto ${a.minReplicas}-${a.maxReplicas})`);
+  return d.targetReplicas !== undefined && d.targetReplicas !== d.currentReplicas ? dim(` (target ${d.targetReplicas})`) : "";
+}
+
 /** The status as people read it. */
 export function statusTable(status: ServeStatus): string {
   const lines = [`Proxy: ${statusColor(status.proxy.status)}${status.proxy.url ? ` at ${status.proxy.url}` : ""}`, ""];
@@ -45,7 +52,7 @@ export function statusTable(status: ServeStatus): string {
   for (const [name, app] of apps) {
     const route = app.routePrefix === null ? dim("(no route)") : dim(app.routePrefix);
     rows.push([`${name} ${route}`, statusColor(app.status), "", app.message]);
-    for (const [dn, d] of Object.entries(app.deployments)) rows.push([`  ${dn}`, statusColor(d.status), replicas(d.replicaStates), d.message]);
+    for (const [dn, d] of Object.entries(app.deployments)) rows.push([`  ${dn}`, statusColor(d.status), replicas(d.replicaStates) + target(d), d.message]);
   }
   return [...lines, table(rows)].join("\n");
 }
