@@ -105,18 +105,25 @@ function makeDeployment(state: DeploymentState): Deployment {
 }
 
 /**
+ * Whether `target` can take a userConfig: it has `reconfigure(userConfig)`, as a method (own
+ * or inherited) or as a field (`reconfigure = (c) => ...`, which only its source shows).
+ */
+export function canReconfigure(target: Target): boolean {
+  if (typeof (target as { reconfigure?: unknown }).reconfigure === "function") return true;
+  if (!isClass(target)) return false;
+  for (let p = target.prototype; p && p !== Object.prototype; p = Object.getPrototypeOf(p)) {
+    if (typeof Object.getOwnPropertyDescriptor(p, "reconfigure")?.value === "function") return true;
+  }
+  return /\breconfigure\b/.test(Function.prototype.toString.call(target));
+}
+
+/**
  * `userConfig` is delivered through `reconfigure(userConfig)`, so a target without one is
- * refused when the deployment is defined rather than when its first replica starts. A class
- * may define it as a field (`reconfigure = (c) => ...`), which only its source shows.
+ * refused when the deployment is defined rather than when its first replica starts.
  */
 function checkReconfigurable(target: Target, name: string, options: DeploymentOptions): void {
-  if (options.userConfig === undefined) return;
-  if (typeof (target as { reconfigure?: unknown }).reconfigure === "function") return;
+  if (options.userConfig === undefined || canReconfigure(target)) return;
   if (isClass(target)) {
-    for (let p = target.prototype; p && p !== Object.prototype; p = Object.getPrototypeOf(p)) {
-      if (typeof Object.getOwnPropertyDescriptor(p, "reconfigure")?.value === "function") return;
-    }
-    if (/\breconfigure\b/.test(Function.prototype.toString.call(target))) return;
     throw new TypeError(`${name} has userConfig set but no reconfigure(userConfig) method; add reconfigure(userConfig) to the class, or remove userConfig`);
   }
   throw new TypeError(`${name} is a function deployment, which cannot take userConfig (it has no reconfigure(userConfig) method); make it a class with reconfigure(userConfig), or remove userConfig`);

@@ -2,7 +2,7 @@
  * Turns an application graph into plain data the runtime can deploy: one spec per
  * deployment, with every bound Application replaced by a handle marker.
  */
-import { Application, deploymentState, isClass, isPlainContainer } from "./deployment.ts";
+import { Application, canReconfigure, deploymentState, isClass, isPlainContainer } from "./deployment.ts";
 import { type ResolvedOptions, resolveOptions } from "./options.ts";
 import type { Source } from "./registry.ts";
 
@@ -24,6 +24,8 @@ export interface DeploymentSpec {
   args: unknown[];
   /** Names of the deployments this one holds handles to. */
   handles: string[];
+  /** Whether the target can take a userConfig (it has a reconfigure method). */
+  reconfigurable: boolean;
 }
 
 export interface AppSpec {
@@ -66,6 +68,7 @@ export function buildAppSpec(app: Application, name: string, routePrefix: string
       givenOptions: { ...state.options },
       args,
       handles: [...new Set(handles)],
+      reconfigurable: canReconfigure(state.target),
     });
     return depName;
   };

@@ -71,6 +71,11 @@ export function withOverrides(spec: AppSpec, overrides: DeploymentConfig[], wher
     } catch (err) {
       throw new ConfigError(optionMessage(`${where}.${path}`, (err as Error).message));
     }
+    if (given.userConfig !== undefined && d.reconfigurable === false) {
+      throw new ConfigError(
+        `${where}.${path}.userConfig: deployment "${o.name}" has no reconfigure(userConfig) method; add one to it or remove userConfig`,
+      );
+    }
     d.options = resolveOptions(merged);
   });
   return spec;

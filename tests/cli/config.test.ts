@@ -87,6 +87,7 @@ describe("withOverrides", () => {
       givenOptions: { numReplicas: 2, maxOngoingRequests: 7 },
       args: [],
       handles: [],
+      reconfigurable: name === "Model",
     })),
   });
 
@@ -100,6 +101,12 @@ describe("withOverrides", () => {
     const s = withOverrides(spec(), [{ name: "Model", autoscalingConfig: { minReplicas: 1, maxReplicas: 4 } }], "x");
     expect(s.deployments[0]!.options.numReplicas).toBe("auto");
     expect(s.deployments[0]!.options.autoscalingConfig).toEqual({ minReplicas: 1, maxReplicas: 4 });
+  });
+
+  test("userConfig for a deployment without reconfigure is refused before deploying", () => {
+    expect(() => withOverrides(spec(), [{ name: "Ingress", userConfig: { f: 1 } }], "serve.yaml: applications[0]")).toThrow(
+      'serve.yaml: applications[0].deployments[0].userConfig: deployment "Ingress" has no reconfigure(userConfig) method; add one to it or remove userConfig',
+    );
   });
 
   test("a deployment the app does not have", () => {
