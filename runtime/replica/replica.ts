@@ -29,6 +29,8 @@ interface Running {
   /** Made on first use of the request's signal: most requests never look at it. */
   ac: AbortController | undefined;
   cancelled: boolean;
+  /** Its result is kept here for pulls (chaining). */
+  kept: boolean;
   /** Calls this request made: cancelled with it (see wire/scope.ts). */
   children?: Set<Cancellable>;
   producer?: Producer;
@@ -44,6 +46,9 @@ interface Kept {
 
 const MISSING = "$missing";
 
+/** The name of a call in kept results and pulls: its caller thread and id. */
+const keyOf = (run: Running): string => `${run.from.caller}:${run.msg.id}`;
+
 function signalOf(run: Running): AbortSignal {
   if (!run.ac) {
     run.ac = new AbortController();
@@ -53,7 +58,9 @@ function signalOf(run: Running): AbortSignal {
 }
 
 export class Replica {
-  readonly #running = new Map<string, Running>();
+  /** Running requests by caller thread, then call id (no string key on the hot path). */
+  readonly #running = new Map<string, Map<number, Running>>();
+  #ongoing = 0;
   readonly #kept = new Map<string, Kept>();
   /** Values a caller passed on itself (a `Keep` that came too late), by `caller:id:at`. */
   readonly #supplied = new Map<string, { v?: unknown; e?: ErrorData } | ((s: { v?: unknown; e?: ErrorData }) => void)>();
@@ -72,7 +79,7 @@ export class Replica {
 
   /** Requests running or waiting here. */
   get ongoing(): number {
-    return this.#running.size;
+    return this.#ongoing;
   }
 
   setMaxOngoing(n: number): void {
@@ -81,7 +88,7 @@ export class Replica {
 
   /** Resolves when nothing is running (for graceful stop). */
   idle(): Promise<void> {
-    if (this.#running.size === 0) return Promise.resolve();
+    if (this.#ongoing === 0) return Promise.resolve();
     return new Promise((resolve) => this.#idle.push(resolve));
   }
 
@@ -89,10 +96,14 @@ export class Replica {
     switch (msg.k) {
       case K.Call:
         return this.#call(from, msg);
-      case K.Cancel:
-        return this.#cancel(`${from.caller}:${msg.id}`);
-      case K.Keep:
-        return this.#keep(`${from.caller}:${msg.id}`);
+      case K.Cancel: {
+        const run = this.#find(from.caller, msg.id);
+        return run && this.#cancel(run);
+      }
+      case K.Keep: {
+        const run = this.#find(from.caller, msg.id);
+        return run && this.#keep(run);
+      }
       case K.Release:
         this.#kept.delete(`${from.caller}:${msg.id}`);
         return;
@@ -101,7 +112,7 @@ export class Replica {
           from.port.send(k.ok ? { k: K.Ok, id: msg.id, v: k.v } : { k: K.Err, id: msg.id, e: k.e! }, undefined, !k.ok || isJsonSafe(k.v)),
         );
       case K.Credit:
-        this.#running.get(`${from.caller}:${msg.id}`)?.producer?.grant(msg.n);
+        this.#find(from.caller, msg.id)?.producer?.grant(msg.n);
         return;
       case K.Supply:
         return this.#supply(`${from.caller}:${msg.id}:${msg.at}`, { v: msg.v, e: msg.e });
@@ -109,16 +120,18 @@ export class Replica {
   }
 
   #call(from: CallerPort, msg: CallMsg): void {
-    const key = `${from.caller}:${msg.id}`;
-    const run: Running = { from, msg, ac: undefined, cancelled: false };
-    this.#running.set(key, run);
-    if (msg.keep) this.#keep(key);
-    if (!msg.refs && this.#slots.tryAcquire()) return this.#invoke(key, run, msg.args);
-    this.#prepare(key, run).catch((err) => this.#finish(key, run, false, err));
+    const run: Running = { from, msg, ac: undefined, cancelled: false, kept: false };
+    let calls = this.#running.get(from.caller);
+    if (!calls) this.#running.set(from.caller, (calls = new Map()));
+    calls.set(msg.id, run);
+    this.#ongoing++;
+    if (msg.keep) this.#keep(run);
+    if (!msg.refs && this.#slots.tryAcquire()) return this.#invoke(run, msg.args);
+    this.#prepare(run).catch((err) => this.#finish(run, false, err));
   }
 
   /** The slow path: pull referenced arguments, then wait for a slot. */
-  async #prepare(key: string, run: Running): Promise<void> {
+  async #prepare(run: Running): Promise<void> {
     const args = run.msg.args;
     if (run.msg.refs) {
       await Promise.all(run.msg.refs.map(async (at) => (args[at] = await this.#resolveRef(run, args[at] as Ref, at))));
@@ -129,10 +142,10 @@ export class Replica {
       this.#slots.release();
       throw new RequestCancelledError(`request ${run.msg.ctx.requestId} was cancelled`);
     }
-    this.#invoke(key, run, args);
+    this.#invoke(run, args);
   }
 
-  #invoke(key: string, run: Running, args: unknown[]): void {
+  #invoke(run: Running, args: unknown[]): void {
     const { msg } = run;
     const ctx: RequestContext = {
       get requestId() {
@@ -152,15 +165,15 @@ export class Replica {
     try {
       result = requestScope.run(ctx, () => (msg.http ? this.#serveHttp(run, args[0] as HttpRequestData) : this.#invokeMethod(msg.method, args)));
     } catch (err) {
-      return this.#release(key, run, false, err);
+      return this.#release(run, false, err);
     }
     if (result instanceof Promise) {
       result.then(
-        (v) => requestScope.run(ctx, () => this.#done(key, run, v)),
-        (e) => this.#release(key, run, false, e),
+        (v) => requestScope.run(ctx, () => this.#done(run, v)),
+        (e) => this.#release(run, false, e),
       );
     } else {
-      requestScope.run(ctx, () => this.#done(key, run, result));
+      requestScope.run(ctx, () => this.#done(run, result));
     }
   }
 
@@ -188,49 +201,49 @@ export class Replica {
   }
 
   /** The method returned: answer, stream, or keep the value for pulls. */
-  #done(key: string, run: Running, value: unknown): void {
+  #done(run: Running, value: unknown): void {
     const { msg } = run;
     if (msg.http && value && typeof value === "object" && "head" in value && "stream" in value) {
       const { head, stream } = value as { head: unknown; stream: Iterator<unknown> | AsyncIterator<unknown> };
       run.from.port.send({ k: K.Ok, id: msg.id, v: head }, undefined, true);
-      return this.#stream(key, run, stream);
+      return this.#stream(run, stream);
     }
     if (msg.stream) {
       if (!isStreamable(value) && !isIterable(value)) {
-        return this.#release(key, run, false, new TypeError(`method "${msg.method}" of ${this.spec.name} was called with stream: true but returned ${describe(value)}, not a generator or iterable`));
+        return this.#release(run, false, new TypeError(`method "${msg.method}" of ${this.spec.name} was called with stream: true but returned ${describe(value)}, not a generator or iterable`));
       }
       const it = typeof (value as any)[Symbol.asyncIterator] === "function" ? (value as AsyncIterable<unknown>)[Symbol.asyncIterator]() : (value as Iterable<unknown>)[Symbol.iterator]();
-      return this.#stream(key, run, it);
+      return this.#stream(run, it);
     }
     if (!msg.http && isGenerator(value)) {
       (value as Generator).return?.(undefined);
-      return this.#release(key, run, false, new TypeError(`method "${msg.method}" of ${this.spec.name} returned a generator: call it with handle.options({ stream: true })`));
+      return this.#release(run, false, new TypeError(`method "${msg.method}" of ${this.spec.name} returned a generator: call it with handle.options({ stream: true })`));
     }
-    this.#release(key, run, true, value);
+    this.#release(run, true, value);
   }
 
-  #stream(key: string, run: Running, it: Iterator<unknown> | AsyncIterator<unknown>): void {
+  #stream(run: Running, it: Iterator<unknown> | AsyncIterator<unknown>): void {
     const producer = new Producer(run.msg.id, run.from.port as BatchedPort<ToCaller, unknown>, it);
     run.producer = producer;
     if (run.cancelled) producer.stop();
     producer.run().finally(() => {
       this.#slots.release();
-      this.#forget(key);
+      this.#forget(run);
       // Stopped by the consumer: confirm, so the caller frees the slot.
       if (producer.stopped) run.from.port.send({ k: K.Err, id: run.msg.id, e: errorToData(new RequestCancelledError("stream cancelled")) }, undefined, true);
     });
   }
 
   /** Frees the slot, then answers. */
-  #release(key: string, run: Running, ok: boolean, value: unknown): void {
+  #release(run: Running, ok: boolean, value: unknown): void {
     this.#slots.release();
-    this.#finish(key, run, ok, value);
+    this.#finish(run, ok, value);
   }
 
-  #finish(key: string, run: Running, ok: boolean, value: unknown): void {
-    this.#forget(key);
+  #finish(run: Running, ok: boolean, value: unknown): void {
+    this.#forget(run);
     const { from, msg } = run;
-    const kept = this.#kept.get(key);
+    const kept = run.kept ? this.#kept.get(keyOf(run)) : undefined;
     if (kept && !kept.done) {
       kept.done = true;
       kept.ok = ok;
@@ -247,14 +260,17 @@ export class Replica {
     } else from.port.send({ k: K.Err, id: msg.id, e: errorToData(value) }, undefined, true);
   }
 
-  #forget(key: string): void {
-    this.#running.delete(key);
-    if (this.#running.size === 0) for (const wake of this.#idle.splice(0)) wake();
+  #find(caller: string, id: number): Running | undefined {
+    return this.#running.get(caller)?.get(id);
   }
 
-  #cancel(key: string): void {
-    const run = this.#running.get(key);
-    if (!run || run.cancelled) return;
+  #forget(run: Running): void {
+    if (!this.#running.get(run.from.caller)?.delete(run.msg.id)) return;
+    if (--this.#ongoing === 0 && this.#idle.length) for (const wake of this.#idle.splice(0)) wake();
+  }
+
+  #cancel(run: Running): void {
+    if (run.cancelled) return;
     run.cancelled = true;
     run.ac?.abort(new RequestCancelledError(`request ${run.msg.ctx.requestId} was cancelled`));
     if (run.children) for (const child of [...run.children]) child.cancel();
@@ -262,14 +278,23 @@ export class Replica {
   }
 
   /** A caller will pass this call's result on: keep it here when it is done. */
-  #keep(key: string): void {
-    if (this.#running.has(key) && !this.#kept.has(key)) this.#kept.set(key, { done: false, waiters: [] });
+  #keep(run: Running): void {
+    if (run.kept) return;
+    run.kept = true;
+    this.#kept.set(keyOf(run), { done: false, waiters: [] });
   }
 
   /** Answers with the kept result `key` when there is one; `MISSING` when it left already. */
   #pull(key: string, answer: (k: Kept) => void): void {
     let kept = this.#kept.get(key);
-    if (!kept && this.#running.has(key)) this.#kept.set(key, (kept = { done: false, waiters: [] }));
+    if (!kept) {
+      const at = key.lastIndexOf(":");
+      const run = this.#find(key.slice(0, at), Number(key.slice(at + 1)));
+      if (run) {
+        this.#keep(run);
+        kept = this.#kept.get(key);
+      }
+    }
     if (!kept) return answer({ done: true, ok: false, e: { name: MISSING, message: "the value was sent to its caller already" }, waiters: [] });
     if (kept.done) answer(kept);
     else kept.waiters.push(answer);
@@ -318,7 +343,7 @@ export class Replica {
 
   /** A caller thread went away: cancel what it asked for and drop what was kept for it. */
   callerGone(caller: string): void {
-    for (const [key, run] of this.#running) if (run.from.caller === caller) this.#cancel(key);
+    for (const run of [...(this.#running.get(caller)?.values() ?? [])]) this.#cancel(run);
     for (const key of this.#kept.keys()) if (key.startsWith(`${caller}:`)) this.#kept.delete(key);
   }
 }
