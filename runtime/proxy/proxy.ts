@@ -6,6 +6,7 @@
 import type { BackPressureError } from "../../sdk/errors.ts";
 import type { Client } from "../router/client.ts";
 import { newRequestId } from "../router/client.ts";
+import type { HandleTarget } from "../../sdk/runtime.ts";
 import type { HttpRequestData } from "../wire/protocol.ts";
 import { headersToObject } from "../wire/headers.ts";
 import { streamedResponse, wholeResponse } from "./body.ts";
@@ -31,6 +32,8 @@ type Timeouts = { timeout(request: Request, seconds: number): void };
 
 export class Proxy {
   readonly routes = new RouteTable();
+  /** One target object per route, so the client finds the route's router without building a key. */
+  readonly #targets = new WeakMap<Route, HandleTarget>();
 
   constructor(
     readonly client: Client,
@@ -70,8 +73,10 @@ export class Proxy {
   }
 
   async #forward(request: Request, server: Timeouts | undefined, route: Route, data: HttpRequestData, requestId: string): Promise<Response> {
+    let target = this.#targets.get(route);
+    if (!target) this.#targets.set(route, (target = { appName: route.appName, deploymentName: route.ingress }));
     const stream = this.client.http(
-      { appName: route.appName, deploymentName: route.ingress },
+      target,
       data,
       { requestId, modelId: request.headers.get("serve_multiplexed_model_id") ?? "", route: route.prefix },
       data.body ? [data.body] : undefined,

@@ -280,7 +280,7 @@ class Gate {
       const at = this.#held.findIndex((h) => h.cp === cp && h.msg.k === K.Call && h.msg.id === msg.id);
       const call = this.#held[at]!.msg as Extract<ToReplica, { k: K.Call }>;
       for (let i = this.#held.length - 1; i >= at; i--) if (this.#held[i]!.cp === cp && this.#held[i]!.msg.id === msg.id) this.#held.splice(i, 1);
-      cp.port.send({ k: K.Err, id: msg.id, e: errorToData(new RequestCancelledError(`request ${call.ctx.requestId} was cancelled`)) });
+      cp.port.send({ k: K.Err, id: msg.id, e: errorToData(new RequestCancelledError(`request ${call.ctx.requestId ?? call.id} was cancelled`)) });
     } else {
       this.#held.push({ cp, msg });
     }

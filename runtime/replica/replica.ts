@@ -46,13 +46,16 @@ interface Kept {
 
 const MISSING = "$missing";
 
+/** The request's id, named now if its caller sent none (a call made outside any request). */
+const requestIdOf = (run: Running): string => (run.msg.ctx.requestId ??= newRequestId());
+
 /** The name of a call in kept results and pulls: its caller thread and id. */
 const keyOf = (run: Running): string => `${run.from.caller}:${run.msg.id}`;
 
 function signalOf(run: Running): AbortSignal {
   if (!run.ac) {
     run.ac = new AbortController();
-    if (run.cancelled) run.ac.abort(new RequestCancelledError(`request ${run.msg.ctx.requestId} was cancelled`));
+    if (run.cancelled) run.ac.abort(new RequestCancelledError(`request ${requestIdOf(run)} was cancelled`));
   }
   return run.ac.signal;
 }
@@ -136,11 +139,11 @@ export class Replica {
     if (run.msg.refs) {
       await Promise.all(run.msg.refs.map(async (at) => (args[at] = await this.#resolveRef(run, args[at] as Ref, at))));
     }
-    if (run.cancelled) throw new RequestCancelledError(`request ${run.msg.ctx.requestId} was cancelled`);
+    if (run.cancelled) throw new RequestCancelledError(`request ${requestIdOf(run)} was cancelled`);
     await this.#slots.acquire();
     if (run.cancelled) {
       this.#slots.release();
-      throw new RequestCancelledError(`request ${run.msg.ctx.requestId} was cancelled`);
+      throw new RequestCancelledError(`request ${requestIdOf(run)} was cancelled`);
     }
     this.#invoke(run, args);
   }
@@ -149,7 +152,7 @@ export class Replica {
     const { msg } = run;
     const ctx: RequestContext = {
       get requestId() {
-        return (msg.ctx.requestId ??= newRequestId());
+        return requestIdOf(run);
       },
       appName: this.appName,
       deploymentName: this.spec.name,
@@ -167,13 +170,18 @@ export class Replica {
     } catch (err) {
       return this.#release(run, false, err);
     }
+    // After the method returns, user code runs again only in a stream's generator: only a
+    // stream needs the request's context around #done.
+    const streams = msg.stream || msg.http;
     if (result instanceof Promise) {
       result.then(
-        (v) => requestScope.run(ctx, () => this.#done(run, v)),
+        (v) => (streams ? requestScope.run(ctx, () => this.#done(run, v)) : this.#done(run, v)),
         (e) => this.#release(run, false, e),
       );
-    } else {
+    } else if (streams) {
       requestScope.run(ctx, () => this.#done(run, result));
+    } else {
+      this.#done(run, result);
     }
   }
 
@@ -272,7 +280,7 @@ export class Replica {
   #cancel(run: Running): void {
     if (run.cancelled) return;
     run.cancelled = true;
-    run.ac?.abort(new RequestCancelledError(`request ${run.msg.ctx.requestId} was cancelled`));
+    run.ac?.abort(new RequestCancelledError(`request ${requestIdOf(run)} was cancelled`));
     if (run.children) for (const child of [...run.children]) child.cancel();
     run.producer?.stop();
   }

@@ -120,14 +120,12 @@ export class Client {
     }
   }
 
-  /** Routers by the handle's target object: a handle reuses one object for all its calls. */
-  readonly #byTarget = new WeakMap<HandleTarget, Router>();
+  /** Routers by target object: a handle reuses one object for all its calls, the proxy one per route. */
+  readonly #byTarget = { handle: new WeakMap<HandleTarget, Router>(), proxy: new WeakMap<HandleTarget, Router>() };
 
   router(target: HandleTarget, lane: Lane = "handle"): Router {
-    if (lane === "handle") {
-      const known = this.#byTarget.get(target);
-      if (known) return known;
-    }
+    const known = this.#byTarget[lane].get(target);
+    if (known) return known;
     const key = targetKey(target);
     const rkey = `${lane}:${key}`;
     let router = this.#routers.get(rkey);
@@ -137,7 +135,7 @@ export class Client {
       if (this.#replicaSets.has(key)) this.#route(key);
       else this.routes.subscribe(target);
     }
-    if (lane === "handle") this.#byTarget.set(target, router);
+    this.#byTarget[lane].set(target, router);
     return router;
   }
 

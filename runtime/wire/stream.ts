@@ -172,7 +172,7 @@ export class OutgoingStream implements StreamCall, Routable, Receiver {
     this.#items = [];
     this.#at = 0;
     this.#offAbort?.();
-    const err = new RequestCancelledError(`request ${this.msg.ctx.requestId} was cancelled`);
+    const err = new RequestCancelledError(`request ${this.msg.ctx.requestId ?? this.id} was cancelled`);
     if (!quietly) this.#error = err;
     this.#head?.reject(err);
     this.#wakeReader();
