@@ -314,11 +314,7 @@ export class Controller {
       // A replica that dies while starting never took traffic, but others may hold ports to it.
       if (r.state === "STARTING") this.#forgetReplica(r, err.message);
     });
-    const kill = r.kill.bind(r);
-    r.kill = () => {
-      kill();
-      this.#forgetReplica(r, `replica ${r.id} stopped`);
-    };
+    r.onKilled = () => this.#forgetReplica(r, `replica ${r.id} stopped`);
     return r;
   }
 

@@ -107,5 +107,9 @@ export class ReplicaWorker {
     this.host[Comlink.releaseProxy]();
     this.#controllerPort.close();
     this.#worker.terminate();
+    this.onKilled?.();
   }
+
+  /** Runs once when the Worker is ended on purpose (stop or kill). */
+  onKilled: (() => void) | undefined;
 }

@@ -20,6 +20,11 @@ function response(status: number, headers: HeaderData, body: HttpResponseData["b
   return streamed ? { status, headers, body, streamed } : { status, headers, body };
 }
 
+/** The iterator of an (async) iterable: async first, as `for await` does. */
+export function iteratorOf(value: Iterable<unknown> | AsyncIterable<unknown>): Iterator<unknown> | AsyncIterator<unknown> {
+  return Symbol.asyncIterator in value ? value[Symbol.asyncIterator]() : value[Symbol.iterator]();
+}
+
 /** Is `value` something to stream (an iterator, async or not, but not an array or string)? */
 export function isStreamable(value: unknown): value is Iterable<unknown> | AsyncIterable<unknown> {
   if (value === null || typeof value !== "object") return false;
@@ -56,7 +61,7 @@ export async function toResponseData(
  * as JSON lines. The first item is read before the head goes, to pick the content type.
  */
 async function fromIterator(value: Iterable<unknown> | AsyncIterable<unknown>): Promise<{ head: HttpResponseData; stream?: AsyncIterator<unknown> }> {
-  const it = typeof (value as any)[Symbol.asyncIterator] === "function" ? (value as AsyncIterable<unknown>)[Symbol.asyncIterator]() : (value as Iterable<unknown>)[Symbol.iterator]();
+  const it = iteratorOf(value);
   const first = await it.next();
   const v = first.value;
   const type = first.done || typeof v === "string" ? TEXT : v instanceof Uint8Array || v instanceof ArrayBuffer ? "application/octet-stream" : "application/x-ndjson";

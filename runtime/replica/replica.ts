@@ -11,7 +11,7 @@ import { type Client, newRequestId } from "../router/client.ts";
 import { nextId } from "../wire/ids.ts";
 import type { BatchedPort } from "../wire/port.ts";
 import { type CallMsg, type HttpRequestData, K, type Ref, type ToCaller, type ToReplica } from "../wire/protocol.ts";
-import { isStreamable, toRequest, toResponseData } from "./http.ts";
+import { iteratorOf, toRequest, toResponseData } from "./http.ts";
 import { isJsonSafe } from "../wire/json.ts";
 import { type Cancellable, type CancelScope, SCOPE } from "../wire/scope.ts";
 import { Semaphore } from "./semaphore.ts";
@@ -217,11 +217,10 @@ export class Replica {
       return this.#stream(run, stream);
     }
     if (msg.stream) {
-      if (!isStreamable(value) && !isIterable(value)) {
+      if (!isIterable(value)) {
         return this.#release(run, false, new TypeError(`method "${msg.method}" of ${this.spec.name} was called with stream: true but returned ${describe(value)}, not a generator or iterable`));
       }
-      const it = typeof (value as any)[Symbol.asyncIterator] === "function" ? (value as AsyncIterable<unknown>)[Symbol.asyncIterator]() : (value as Iterable<unknown>)[Symbol.iterator]();
-      return this.#stream(run, it);
+      return this.#stream(run, iteratorOf(value));
     }
     if (!msg.http && isGenerator(value)) {
       (value as Generator).return?.(undefined);
@@ -371,7 +370,7 @@ function isGenerator(value: unknown): boolean {
   return tag === "Generator" || tag === "AsyncGenerator";
 }
 
-function isIterable(value: unknown): boolean {
+function isIterable(value: unknown): value is Iterable<unknown> | AsyncIterable<unknown> {
   return value !== null && typeof value === "object" && (Symbol.iterator in value || Symbol.asyncIterator in value);
 }
 

@@ -57,11 +57,6 @@ export class ReplicaLink {
     if (r && r.receive(msg)) this.#receivers.delete(msg.id);
   }
 
-  /** Stops waiting for answers to `id` (its receiver leaves). */
-  forget(id: number): void {
-    this.#receivers.delete(id);
-  }
-
   onFree(listener: () => void): () => void {
     this.#onFree.add(listener);
     return () => this.#onFree.delete(listener);
