@@ -66,9 +66,10 @@ export class MainRuntime implements Runtime {
     try {
       const proxy = this.#proxy;
       // Application traffic skips Elysia's router: only the proxy's own /-/ routes need it.
-      this.#server = serveHttp({ host: http.host, port: http.port, maxRequestBodySize: DEFAULT_MAX_BODY + 1 }, (req, srv) =>
-        isOwnRoute(req.url) ? (app.fetch(req) as Promise<Response>) : proxy.handle(req, srv),
-      );
+      this.#server = serveHttp({ host: http.host, port: http.port, maxRequestBodySize: DEFAULT_MAX_BODY + 1 }, (req, srv) => {
+        const url = req.url;
+        return isOwnRoute(url) ? (app.fetch(req) as Promise<Response>) : proxy.handle(req, srv, url);
+      });
     } catch (err) {
       this.#starting = undefined;
       throw new ServeError(`cannot listen on ${http.host}:${http.port}: ${(err as Error).message}; is another server using that port? Pick another with serve.start({ http: { port } })`);

@@ -7,7 +7,7 @@ import type { BackPressureError } from "../../sdk/errors.ts";
 import type { Client } from "../router/client.ts";
 import { newRequestId } from "../router/client.ts";
 import type { HandleTarget } from "../../sdk/runtime.ts";
-import type { HttpRequestData } from "../wire/protocol.ts";
+import type { CallContext, HttpRequestData } from "../wire/protocol.ts";
 import { headersToObject } from "../wire/headers.ts";
 import { streamedResponse, wholeResponse } from "./body.ts";
 import type { OutgoingStream } from "../wire/stream.ts";
@@ -30,6 +30,14 @@ const text = (status: number, body: string, requestId?: string) =>
 
 type Timeouts = { timeout(request: Request, seconds: number): void };
 
+/** A request waiting for its response head. */
+interface Waiting {
+  request: Request;
+  stream: OutgoingStream | undefined;
+  /** Seen by a sweep already: the next one asks whether the client is still there. */
+  checked: boolean;
+}
+
 export class Proxy {
   readonly routes = new RouteTable();
   /** One target object per route, so the client finds the route's router without building a key. */
@@ -41,91 +49,108 @@ export class Proxy {
     readonly appHealth: AppHealth,
   ) {}
 
-  async handle(request: Request, server?: Timeouts): Promise<Response> {
-    const url = request.url;
+  /**
+   * Answers one request. A request refused here (no route, too large) is answered at once;
+   * `url` is the request's URL when the caller has read it already.
+   */
+  handle(request: Request, server?: Timeouts, url: string = request.url): Response | Promise<Response> {
     const pathStart = url.indexOf("/", url.indexOf("//") + 2);
     const queryStart = url.indexOf("?", pathStart);
     const path = pathStart < 0 ? "/" : url.slice(pathStart, queryStart < 0 ? undefined : queryStart);
+    // One read of the headers (as an object, which is also what travels) instead of a native get per name.
+    const headers = headersToObject(request.headers);
+    const requestId = headers["x-request-id"] || newRequestId();
     const route = this.routes.match(path);
-    const requestId = request.headers.get("x-request-id") || newRequestId();
     if (!route) {
       return text(404, `Path '${path}' not found. Ping ${url.slice(0, pathStart)}/-/routes for available routes.`, requestId);
     }
     if (this.appHealth(route.appName) === "failed") {
       return text(503, `Application '${route.appName}' is unavailable because it failed to deploy.`, requestId);
     }
-    const length = Number(request.headers.get("content-length") ?? 0);
+    const length = Number(headers["content-length"] ?? 0);
     if (length > this.options.maxBodyBytes) return this.#tooLarge(length, requestId);
-    let body: ArrayBuffer | null = null;
-    if (request.body && request.method !== "GET" && request.method !== "HEAD") {
-      body = await request.arrayBuffer();
-      if (body.byteLength > this.options.maxBodyBytes) return this.#tooLarge(body.byteLength, requestId);
-      if (body.byteLength === 0) body = null;
-    }
-    const rest = path.slice(route.prefix === "/" ? 0 : route.prefix.length) || "/";
+    const method = request.method;
     const data: HttpRequestData = {
-      method: request.method,
-      url: `${url.slice(0, pathStart)}${rest}${queryStart < 0 ? "" : url.slice(queryStart)}`,
-      headers: headersToObject(request.headers),
-      body,
+      method,
+      url: route.prefix === "/" ? url : `${url.slice(0, pathStart)}${path.slice(route.prefix.length) || "/"}${queryStart < 0 ? "" : url.slice(queryStart)}`,
+      headers,
+      body: null,
     };
+    if (method !== "GET" && method !== "HEAD" && request.body) return this.#withBody(request, server, route, data, requestId);
     return this.#forward(request, server, route, data, requestId);
   }
 
-  async #forward(request: Request, server: Timeouts | undefined, route: Route, data: HttpRequestData, requestId: string): Promise<Response> {
+  async #withBody(request: Request, server: Timeouts | undefined, route: Route, data: HttpRequestData, requestId: string): Promise<Response> {
+    const body = await request.arrayBuffer();
+    if (body.byteLength > this.options.maxBodyBytes) return this.#tooLarge(body.byteLength, requestId);
+    if (body.byteLength > 0) data.body = body;
+    return this.#forward(request, server, route, data, requestId);
+  }
+
+  /** Sends the request to the route's ingress; resolves with the response once its head is back. */
+  #forward(request: Request, server: Timeouts | undefined, route: Route, data: HttpRequestData, requestId: string): Promise<Response> {
     let target = this.#targets.get(route);
     if (!target) this.#targets.set(route, (target = { appName: route.appName, deploymentName: route.ingress }));
-    const stream = this.client.http(
-      target,
-      data,
-      { requestId, modelId: request.headers.get("serve_multiplexed_model_id") ?? "", route: route.prefix },
-      data.body ? [data.body] : undefined,
-    );
-    const waiting = { signal: request.signal, stream };
-    this.#watch(waiting);
+    const ctx: CallContext = { requestId, route: route.prefix };
+    const modelId = data.headers["serve_multiplexed_model_id"];
+    if (modelId) ctx.modelId = modelId;
     const timeoutMs = this.options.requestTimeoutMs;
-    let timedOut = false;
-    const timer = timeoutMs
-      ? setTimeout(() => {
+    return new Promise<Response>((resolve) => {
+      const waiting: Waiting = { request, stream: undefined, checked: false };
+      let answered = false;
+      let timedOut = false;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const stream = this.client.http(target, data, ctx, (head, err) => {
+        answered = true;
+        this.#waiting.delete(waiting);
+        if (head?.streamed) {
+          // A stream is never cut for idleness while its producer lives; requestTimeoutMs still
+          // covers the whole response: the timer stays, and past it the stream is cancelled (the
+          // client sees it break). Cancelling a stream that already ended does nothing.
+          server?.timeout(request, 0);
+          return resolve(
+            streamedResponse(head, requestId, waiting.stream!, (e) => {
+              if (timedOut) console.error(`[tsserve] request ${requestId} timed out after ${timeoutMs! / 1000}s; its stream was cut`);
+              else console.error(`[tsserve] request ${requestId}: stream failed after it started: ${e.stack ?? e.message}`);
+            }),
+          );
+        }
+        clearTimeout(timer);
+        if (head) resolve(wholeResponse(head, requestId));
+        else if (timedOut) resolve(text(408, `Request ${requestId} timed out after ${timeoutMs! / 1000}s.`, requestId));
+        else resolve(this.#errorResponse(err!, requestId, route));
+      });
+      // Refused at once (a full queue): answered already, nothing to watch.
+      if (answered) return;
+      waiting.stream = stream;
+      this.#watch(waiting);
+      if (timeoutMs) {
+        timer = setTimeout(() => {
           timedOut = true;
           stream.cancel();
-        }, timeoutMs)
-      : undefined;
-    let streaming = false;
-    try {
-      const head = await stream.head();
-      if (!head.streamed) return wholeResponse(head, requestId);
-      // A stream is never cut for idleness while its producer lives; requestTimeoutMs still
-      // covers the whole response: the timer stays, and past it the stream is cancelled (the
-      // client sees it break). Cancelling a stream that already ended does nothing.
-      server?.timeout(request, 0);
-      streaming = true;
-      return streamedResponse(head, requestId, stream, (err) => {
-        if (timedOut) console.error(`[tsserve] request ${requestId} timed out after ${timeoutMs! / 1000}s; its stream was cut`);
-        else console.error(`[tsserve] request ${requestId}: stream failed after it started: ${err.stack ?? err.message}`);
-      });
-    } catch (err) {
-      if (timedOut) return text(408, `Request ${requestId} timed out after ${timeoutMs! / 1000}s.`, requestId);
-      return this.#errorResponse(err as Error, requestId, route);
-    } finally {
-      if (!streaming) clearTimeout(timer);
-      this.#waiting.delete(waiting);
-    }
+        }, timeoutMs);
+      }
+    });
   }
 
   /**
    * Requests waiting for their response head, checked for a gone client every 50 ms: far
    * cheaper than an abort listener per request (about 7 % of the proxy's time, profiled).
-   * Streamed bodies notice a gone client through their stream's cancel.
+   * A request is checked from the second sweep that finds it waiting, so the many that answer
+   * within 50 ms never create their AbortSignal. Streamed bodies notice a gone client through
+   * their stream's cancel.
    */
-  readonly #waiting = new Set<{ signal: AbortSignal; stream: OutgoingStream }>();
+  readonly #waiting = new Set<Waiting>();
   #sweeper: ReturnType<typeof setInterval> | undefined;
 
-  #watch(w: { signal: AbortSignal; stream: OutgoingStream }): void {
+  #watch(w: Waiting): void {
     this.#waiting.add(w);
     if (this.#sweeper) return;
     this.#sweeper = setInterval(() => {
-      for (const x of this.#waiting) if (x.signal.aborted) x.stream.cancel();
+      for (const x of this.#waiting) {
+        if (!x.checked) x.checked = true;
+        else if (x.request.signal.aborted) x.stream!.cancel();
+      }
       if (this.#waiting.size === 0) {
         clearInterval(this.#sweeper);
         this.#sweeper = undefined;

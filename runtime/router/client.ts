@@ -183,11 +183,15 @@ export class Client {
     return new OutgoingStream(this.router(target), msg, scopeOf(parent)).start();
   }
 
-  /** Sends an HTTP request to an ingress (the proxy's call). */
-  http(target: HandleTarget, request: HttpRequestData, ctx: CallContext, transfer?: Bun.Transferable[]): OutgoingStream {
+  /**
+   * Sends an HTTP request to an ingress (the proxy's call); `onHead` hears the response head,
+   * or the error that came instead (it may be called before this returns: a full queue).
+   */
+  http(target: HandleTarget, request: HttpRequestData, ctx: CallContext, onHead: NonNullable<OutgoingStream["onHead"]>): OutgoingStream {
     const msg: CallMsg = { k: K.Call, id: 0, method: "", args: [request], ctx, http: true };
     const stream = new OutgoingStream(this.router(target, "proxy"), msg, undefined);
-    stream.transfer = transfer;
+    stream.onHead = onHead;
+    if (request.body) stream.transfer = [request.body];
     return stream.start();
   }
 

@@ -28,7 +28,12 @@ export class OutgoingStream implements StreamCall, Routable, Receiver {
   #error: Error | undefined;
   #wake: (() => void) | undefined;
   #read = 0;
-  #head: { resolve(h: HttpResponseData): void; reject(e: Error): void; promise: Promise<HttpResponseData> } | undefined;
+  /**
+   * For HTTP calls: told once, with the response head (status, headers; the body too unless it
+   * streams) or with the error that ended the call before a head came. A callback rather
+   * than a promise: the proxy answers straight from it, with no promise of its own per request.
+   */
+  onHead: ((head: HttpResponseData | undefined, err?: Error) => void) | undefined;
   #offAbort: (() => void) | undefined;
   /** Buffers to move with the call (an HTTP body). */
   transfer: Bun.Transferable[] | undefined;
@@ -39,20 +44,9 @@ export class OutgoingStream implements StreamCall, Routable, Receiver {
     parent: CancelScope | undefined,
   ) {
     msg.id = this.id;
-    if (msg.http) {
-      let resolve!: (h: HttpResponseData) => void, reject!: (e: Error) => void;
-      const promise = new Promise<HttpResponseData>((a, b) => ((resolve = a), (reject = b)));
-      promise.catch(() => {});
-      this.#head = { resolve, reject, promise };
-    }
     const untie = enter(parent, this);
     if (untie === false) queueMicrotask(() => this.cancel());
     else this.#offAbort = untie;
-  }
-
-  /** For HTTP calls: the response head (status, headers; the body too unless it streams). */
-  head(): Promise<HttpResponseData> {
-    return this.#head!.promise;
   }
 
   start(): this {
@@ -72,8 +66,11 @@ export class OutgoingStream implements StreamCall, Routable, Receiver {
     this.#state = "sent";
     // HTTP requests arrive one per callback, so end-of-tick batching never joins them; when the
     // replica is busy with earlier ones anyway, let this one wait a turn to share a message.
-    const coalesce = this.msg.http === true && link.inFlight > 1;
-    link.request(this.msg, this, this.transfer, !this.transfer && isJsonSafe(this.msg.args), coalesce);
+    const http = this.msg.http === true;
+    const coalesce = http && link.inFlight > 1;
+    // An HTTP request is strings and a header object, and its body (if any) moves: plain JSON.
+    const json = !this.transfer && (http || isJsonSafe(this.msg.args));
+    link.request(this.msg, this, this.transfer, json, coalesce);
   }
 
   receive(msg: ToCaller): boolean {
@@ -86,7 +83,7 @@ export class OutgoingStream implements StreamCall, Routable, Receiver {
         return false;
       case K.Ok: {
         const head = msg.v as HttpResponseData;
-        this.#head?.resolve(head);
+        this.#tellHead(head);
         if (head?.streamed) return false;
         this.#finish();
         return true;
@@ -117,9 +114,15 @@ export class OutgoingStream implements StreamCall, Routable, Receiver {
     this.#ended = true;
     if (err) {
       this.#error = err;
-      this.#head?.reject(err);
+      this.#tellHead(undefined, err);
     }
     this.#wakeReader();
+  }
+
+  #tellHead(head: HttpResponseData | undefined, err?: Error): void {
+    const onHead = this.onHead;
+    this.onHead = undefined;
+    onHead?.(head, err);
   }
 
   #wakeReader(): void {
@@ -174,7 +177,7 @@ export class OutgoingStream implements StreamCall, Routable, Receiver {
     this.#offAbort?.();
     const err = new RequestCancelledError(`request ${this.msg.ctx.requestId ?? this.id} was cancelled`);
     if (!quietly) this.#error = err;
-    this.#head?.reject(err);
+    this.#tellHead(undefined, err);
     this.#wakeReader();
     // A sent stream's slot frees when the replica confirms it stopped (its End or Err).
     if (!wasSent && this.#counted) {
