@@ -32,35 +32,47 @@ export function isStreamable(value: unknown): value is Iterable<unknown> | Async
   return typeof (value as any)[Symbol.asyncIterator] === "function" || (typeof (value as any)[Symbol.iterator] === "function" && typeof (value as any).next === "function");
 }
 
+/** A streamed HTTP answer: the head, then the chunks of `stream`. */
+export class StreamedHttp {
+  constructor(
+    readonly head: HttpResponseData,
+    readonly stream: AsyncIterator<unknown> | Iterator<unknown>,
+  ) {}
+}
+
 /**
- * Converts a method's return value to response data. A streamed result comes back with
- * `streamed: true` and the iterator to pump; chunks are strings or bytes.
+ * Response data for a value that needs no waiting (a string, bytes, null, JSON), or
+ * undefined for one that does (a Response, a stream, MessagePack): most answers are made here
+ * without a promise.
  */
-export async function toResponseData(
-  value: unknown,
-  accept: string | null,
-): Promise<{ head: HttpResponseData; stream?: AsyncIterator<unknown> | Iterator<unknown> }> {
+export function plainResponseData(value: unknown, accept: string | undefined): HttpResponseData | undefined {
+  if (typeof value === "string") return response(200, { "content-type": TEXT }, value);
+  if (value === null || value === undefined) return response(200, {}, null);
+  if (value instanceof ArrayBuffer) return response(200, { "content-type": "application/octet-stream" }, value);
+  if (value instanceof Uint8Array) return response(200, { "content-type": "application/octet-stream" }, value.slice().buffer as ArrayBuffer);
+  if (value instanceof Response || isStreamable(value) || accept?.includes(MSGPACK)) return undefined;
+  return response(200, { "content-type": JSON_TYPE }, JSON.stringify(value));
+}
+
+/**
+ * Converts a method's return value to response data; a streamed result comes back as
+ * `StreamedHttp`, with the iterator to pump (chunks are strings or bytes).
+ */
+export async function toResponseData(value: unknown, accept: string | undefined): Promise<HttpResponseData | StreamedHttp> {
+  const plain = plainResponseData(value, accept);
+  if (plain) return plain;
   if (value instanceof Response) return fromResponse(value);
-  if (typeof value === "string") return { head: response(200, { "content-type": TEXT }, value) };
-  if (value === null || value === undefined) return { head: response(200, {}, null) };
-  if (value instanceof ArrayBuffer) return { head: response(200, { "content-type": "application/octet-stream" }, value) };
-  if (value instanceof Uint8Array) {
-    return { head: response(200, { "content-type": "application/octet-stream" }, value.slice().buffer as ArrayBuffer) };
-  }
   if (isStreamable(value)) return fromIterator(value);
-  if (accept?.includes(MSGPACK)) {
-    const { encode } = await import("@msgpack/msgpack");
-    const bytes = encode(value);
-    return { head: response(200, { "content-type": MSGPACK }, bytes.slice().buffer as ArrayBuffer) };
-  }
-  return { head: response(200, { "content-type": JSON_TYPE }, JSON.stringify(value)) };
+  const { encode } = await import("@msgpack/msgpack");
+  const bytes = encode(value);
+  return response(200, { "content-type": MSGPACK }, bytes.slice().buffer as ArrayBuffer);
 }
 
 /**
  * A generator's items as response chunks: strings as text, bytes as bytes, anything else
  * as JSON lines. The first item is read before the head goes, to pick the content type.
  */
-async function fromIterator(value: Iterable<unknown> | AsyncIterable<unknown>): Promise<{ head: HttpResponseData; stream?: AsyncIterator<unknown> }> {
+async function fromIterator(value: Iterable<unknown> | AsyncIterable<unknown>): Promise<StreamedHttp> {
   const it = iteratorOf(value);
   const first = await it.next();
   const v = first.value;
@@ -78,7 +90,7 @@ async function fromIterator(value: Iterable<unknown> | AsyncIterable<unknown>): 
       await it.return?.();
     }
   }
-  return { head: response(200, { "content-type": type }, null, true), stream: chunks() };
+  return new StreamedHttp(response(200, { "content-type": type }, null, true), chunks());
 }
 
 function chunk(v: unknown): string | Uint8Array {
@@ -93,22 +105,22 @@ const PENDING = Symbol("pending");
  * A Response's body is sent whole when it is all there already (a string, bytes, a finished
  * stream), and streamed when reading it has to wait: then the chunks so far go first.
  */
-async function fromResponse(res: Response): Promise<{ head: HttpResponseData; stream?: AsyncIterator<unknown> }> {
+async function fromResponse(res: Response): Promise<HttpResponseData | StreamedHttp> {
   const headers = responseHeaderData(res.headers);
   const head = (body: HttpResponseData["body"], streamed = false) => {
     const h = response(res.status, headers, body, streamed);
     if (res.statusText) h.statusText = res.statusText;
     return h;
   };
-  if (!res.body) return { head: head(null) };
+  if (!res.body) return head(null);
   const reader = res.body.getReader();
   const chunks: Uint8Array[] = [];
   const eventStream = (res.headers.get("content-type") ?? "").includes("text/event-stream");
   for (;;) {
     const read = reader.read();
     const r = eventStream ? PENDING : await Promise.race([read, new Promise<typeof PENDING>((ok) => setImmediate(() => ok(PENDING)))]);
-    if (r === PENDING) return { head: head(null, true), stream: rest(chunks, read, reader) };
-    if (r.done) return { head: head(concat(chunks)) };
+    if (r === PENDING) return new StreamedHttp(head(null, true), rest(chunks, read, reader));
+    if (r.done) return head(concat(chunks));
     chunks.push(r.value);
   }
 }

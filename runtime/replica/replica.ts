@@ -10,8 +10,8 @@ import { takeTransfer } from "../../sdk/transfer.ts";
 import { type Client, newRequestId } from "../router/client.ts";
 import { nextId } from "../wire/ids.ts";
 import type { BatchedPort } from "../wire/port.ts";
-import { type CallMsg, type HttpRequestData, K, type Ref, type ToCaller, type ToReplica } from "../wire/protocol.ts";
-import { iteratorOf, toRequest, toResponseData } from "./http.ts";
+import { type CallMsg, type HttpRequestData, type HttpResponseData, K, type Ref, type ToCaller, type ToReplica } from "../wire/protocol.ts";
+import { iteratorOf, plainResponseData, StreamedHttp, toRequest, toResponseData } from "./http.ts";
 import { isJsonSafe } from "../wire/json.ts";
 import { type Cancellable, type CancelScope, SCOPE } from "../wire/scope.ts";
 import { Semaphore } from "./semaphore.ts";
@@ -170,19 +170,21 @@ export class Replica {
     } catch (err) {
       return this.#release(run, false, err);
     }
-    // After the method returns, user code runs again only in a stream's generator: only a
-    // stream needs the request's context around #done.
-    const streams = msg.stream || msg.http;
     if (result instanceof Promise) {
       result.then(
-        (v) => (streams ? requestScope.run(ctx, () => this.#done(run, v)) : this.#done(run, v)),
+        (v) => this.#returned(run, ctx, v),
         (e) => this.#release(run, false, e),
       );
-    } else if (streams) {
-      requestScope.run(ctx, () => this.#done(run, result));
-    } else {
-      this.#done(run, result);
-    }
+    } else this.#returned(run, ctx, result);
+  }
+
+  /**
+   * After the method returns, user code runs again only in a stream's generator: only a
+   * stream needs the request's context around #done.
+   */
+  #returned(run: Running, ctx: RequestContext, value: unknown): void {
+    if (run.msg.stream || value instanceof StreamedHttp) requestScope.run(ctx, () => this.#done(run, value));
+    else this.#done(run, value);
   }
 
   #invokeMethod(method: string, args: unknown[]): unknown {
@@ -197,24 +199,32 @@ export class Replica {
     return fn.apply(this.instance, args);
   }
 
-  async #serveHttp(run: Running, data: HttpRequestData): Promise<unknown> {
+  /** Runs the ingress's fetch(request) or call(request); the response data, without a promise when none is needed. */
+  #serveHttp(run: Running, data: HttpRequestData): HttpResponseData | StreamedHttp | Promise<HttpResponseData | StreamedHttp> {
     const inst = this.instance;
     const fn: ((...a: unknown[]) => unknown) | undefined =
       this.spec.kind === "function" ? inst : typeof inst.fetch === "function" ? inst.fetch : typeof inst.call === "function" ? inst.call : undefined;
     if (!fn) throw new ServeError(`deployment ${this.spec.name} cannot serve HTTP: give it a fetch(request) or call(request) method`);
     // A handler that declares no parameter gets no Request (building one is most of a small request's cost).
-    const value = await (fn.length === 0 ? fn.call(inst) : fn.call(inst, toRequest(data, signalOf(run))));
-    const { head, stream } = await toResponseData(value, data.headers.accept ?? null);
-    return stream ? { head, stream } : head;
+    const value = fn.length === 0 ? fn.call(inst) : fn.call(inst, toRequest(data, signalOf(run)));
+    const accept = data.headers.accept;
+    if (isThenable(value)) return Promise.resolve(value).then((v) => plainResponseData(v, accept) ?? toResponseData(v, accept));
+    return plainResponseData(value, accept) ?? toResponseData(value, accept);
   }
 
   /** The method returned: answer, stream, or keep the value for pulls. */
   #done(run: Running, value: unknown): void {
     const { msg } = run;
-    if (msg.http && value && typeof value === "object" && "head" in value && "stream" in value) {
-      const { head, stream } = value as { head: unknown; stream: Iterator<unknown> | AsyncIterator<unknown> };
-      run.from.port.send({ k: K.Ok, id: msg.id, v: head }, undefined, true);
-      return this.#stream(run, stream);
+    if (msg.http) {
+      if (value instanceof StreamedHttp) {
+        run.from.port.send({ k: K.Ok, id: msg.id, v: value.head }, undefined, true);
+        return this.#stream(run, value.stream);
+      }
+      // Response data is plain JSON unless its body is bytes; an HTTP call is never kept.
+      this.#slots.release();
+      this.#forget(run);
+      run.from.port.send({ k: K.Ok, id: msg.id, v: value }, undefined, !((value as HttpResponseData).body instanceof ArrayBuffer));
+      return;
     }
     if (msg.stream) {
       if (!isIterable(value)) {
@@ -222,7 +232,7 @@ export class Replica {
       }
       return this.#stream(run, iteratorOf(value));
     }
-    if (!msg.http && isGenerator(value)) {
+    if (isGenerator(value)) {
       (value as Generator).return?.(undefined);
       return this.#release(run, false, new TypeError(`method "${msg.method}" of ${this.spec.name} returned a generator: call it with handle.options({ stream: true })`));
     }
@@ -363,6 +373,10 @@ function methodsOf(instance: object): string[] {
     }
   }
   return [...names].sort();
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && typeof value === "object" && typeof (value as { then?: unknown }).then === "function";
 }
 
 function isGenerator(value: unknown): boolean {
