@@ -13,7 +13,7 @@ import type { BatchedPort } from "../wire/port.ts";
 import { type CallMsg, type HttpRequestData, type HttpResponseData, K, type Ref, type ToCaller, type ToReplica } from "../wire/protocol.ts";
 import { iteratorOf, plainResponseData, StreamedHttp, toRequest, toResponseData } from "./http.ts";
 import { isJsonSafe } from "../wire/json.ts";
-import { type Cancellable, type CancelScope, SCOPE } from "../wire/scope.ts";
+import { type Cancellable, cancelChildren, type CancelScope, SCOPE } from "../wire/scope.ts";
 import { Semaphore } from "./semaphore.ts";
 import { Producer } from "./stream.ts";
 
@@ -32,7 +32,7 @@ interface Running {
   /** Its result is kept here for pulls (chaining). */
   kept: boolean;
   /** Calls this request made: cancelled with it (see wire/scope.ts). */
-  children?: Set<Cancellable>;
+  children?: Cancellable | Set<Cancellable>;
   producer?: Producer;
 }
 
@@ -290,7 +290,7 @@ export class Replica {
     if (run.cancelled) return;
     run.cancelled = true;
     run.ac?.abort(new RequestCancelledError(`request ${requestIdOf(run)} was cancelled`));
-    if (run.children) for (const child of [...run.children]) child.cancel();
+    cancelChildren(run);
     run.producer?.stop();
   }
 

@@ -8,7 +8,7 @@ import { errorFromData, errorToData, RequestCancelledError } from "../../sdk/err
 import type { Call } from "../../sdk/runtime.ts";
 import { takeTransfer } from "../../sdk/transfer.ts";
 import { nextId } from "./ids.ts";
-import { type CancelScope, enter } from "./scope.ts";
+import { type CancelScope, enter, leave } from "./scope.ts";
 import { isJsonSafe } from "./json.ts";
 import type { ReplicaLink, Receiver } from "./link.ts";
 import { type CallContext, type CallMsg, K, type Ref, type ToCaller } from "./protocol.ts";
@@ -34,14 +34,15 @@ export class OutgoingCall implements Call, Routable, Receiver {
   }
   #state: "waiting" | "queued" | "sent" | "done" = "waiting";
   #outcome: Outcome | undefined;
-  #waiters: Waiter[] = [];
+  /** Made on first use, as are the lists below: most calls never need them. */
+  #waiters: Waiter[] | undefined;
   #counted = false;
   #cancelled = false;
   /** Calls waiting for this one to be sent before they can reference it. */
-  #onSent: (() => void)[] = [];
+  #onSent: (() => void)[] | undefined;
   /** Upstream side of chaining. */
   #keep: "no" | "asked" = "no";
-  #dependents: { call: OutgoingCall; at: number }[] = [];
+  #dependents: { call: OutgoingCall; at: number }[] | undefined;
   #dependentsLeft = 0;
   #valueFetched = false;
   #keptAtReplica = false;
@@ -50,7 +51,8 @@ export class OutgoingCall implements Call, Routable, Receiver {
   /** Downstream side: responses this call's args wait on. */
   #upstream: { call: OutgoingCall; at: number }[] = [];
   #waitingFor = 0;
-  #offAbort: (() => void) | undefined;
+  /** The request this call was made from (cancelling it cancels this call). */
+  readonly #scope: CancelScope | undefined;
 
   constructor(
     readonly thread: CallerThread,
@@ -58,12 +60,10 @@ export class OutgoingCall implements Call, Routable, Receiver {
     readonly msg: CallMsg,
     readonly transfer: Bun.Transferable[] | undefined,
     /** The request this call was made from: its cancellation cancels this call. */
-    /** The request this call was made from: its cancellation cancels this call. */
     parent: CancelScope | undefined,
   ) {
-    const untie = enter(parent, this);
-    if (untie === false) this.#cancelled = true;
-    else this.#offAbort = untie;
+    this.#scope = parent;
+    if (!enter(parent, this)) this.#cancelled = true;
   }
 
   /** Builds the message for a call: `args` may hold responses (top-level) to chain. */
@@ -98,7 +98,7 @@ export class OutgoingCall implements Call, Routable, Receiver {
     for (const dep of upstream) {
       if (dep.call.#state === "waiting" || dep.call.#state === "queued") {
         this.#waitingFor++;
-        dep.call.#onSent.push(() => this.#upstreamSent());
+        (dep.call.#onSent ??= []).push(() => this.#upstreamSent());
       }
     }
     if (this.#waitingFor === 0) this.#submit();
@@ -131,8 +131,8 @@ export class OutgoingCall implements Call, Routable, Receiver {
     this.#state = "sent";
     link.request(this.msg, this, this.transfer, !this.transfer && isJsonSafe(this.msg.args));
     const sent = this.#onSent;
-    this.#onSent = [];
-    for (const f of sent) f();
+    this.#onSent = undefined;
+    if (sent) for (const f of sent) f();
   }
 
   receive(msg: ToCaller): boolean {
@@ -165,7 +165,7 @@ export class OutgoingCall implements Call, Routable, Receiver {
     const o = this.#outcome;
     if (o && "ok" in o) return o.ok ? Promise.resolve(o.v) : Promise.reject(o.e);
     return new Promise((resolve, reject) => {
-      this.#waiters.push({ resolve, reject });
+      (this.#waiters ??= []).push({ resolve, reject });
       if (o) this.#pull();
     });
   }
@@ -183,26 +183,26 @@ export class OutgoingCall implements Call, Routable, Receiver {
     if (this.#state === "done") return;
     this.#state = "done";
     this.#outcome = outcome;
-    this.#offAbort?.();
+    leave(this.#scope, this);
     for (const { call } of this.#upstream) call.#dependentDone();
     this.#upstream = [];
     const blocked = this.#onSent;
-    this.#onSent = [];
-    for (const f of blocked) f();
+    this.#onSent = undefined;
+    if (blocked) for (const f of blocked) f();
     if ("kept" in outcome) {
-      if (this.#waiters.length) this.#pull();
+      if (this.#waiters?.length) this.#pull();
       this.#maybeRelease();
       return;
     }
     const waiters = this.#waiters;
-    this.#waiters = [];
-    for (const w of waiters) outcome.ok ? w.resolve(outcome.v) : w.reject(outcome.e);
+    this.#waiters = undefined;
+    if (waiters) for (const w of waiters) outcome.ok ? w.resolve(outcome.v) : w.reject(outcome.e);
     if (this.#keep === "asked") this.#supplyDependents(outcome);
   }
 
   /** Upstream: `dependent` reads this call's value from our replica. */
   #retain(dependent: OutgoingCall, at: number): void {
-    this.#dependents.push({ call: dependent, at });
+    (this.#dependents ??= []).push({ call: dependent, at });
     this.#dependentsLeft++;
     if (this.#keep === "no") {
       this.#keep = "asked";
@@ -215,7 +215,7 @@ export class OutgoingCall implements Call, Routable, Receiver {
 
   /** Our `Keep` came too late and the value came here: hand it to each dependent ourselves. */
   #supplyDependents(outcome: { ok: true; v: unknown } | { ok: false; e: Error }): void {
-    for (const { call, at } of this.#dependents) {
+    for (const { call, at } of this.#dependents ?? []) {
       if (call.#state === "queued") {
         // Not sent yet: put the value in place of the reference.
         if (!outcome.ok) {
@@ -267,8 +267,8 @@ export class OutgoingCall implements Call, Routable, Receiver {
       this.#outcome = o;
       this.#valueFetched = true;
       const waiters = this.#waiters;
-      this.#waiters = [];
-      for (const w of waiters) o.ok ? w.resolve(o.v) : w.reject(o.e);
+      this.#waiters = undefined;
+      if (waiters) for (const w of waiters) o.ok ? w.resolve(o.v) : w.reject(o.e);
       this.#maybeRelease();
     };
     link.request({ k: K.Pull, id, ref: { replica: link.replicaId, caller: this.thread.name, id: this.id } }, {

@@ -14,7 +14,8 @@ export interface Cancellable {
 
 export interface CancelScope {
   readonly cancelled: boolean;
-  children?: Set<Cancellable>;
+  /** The calls made from this request: one held as is (the common case), more in a Set. */
+  children?: Cancellable | Set<Cancellable>;
 }
 
 /** The scope of the request running in this async context, if any. */
@@ -22,10 +23,27 @@ export function scopeOf(ctx: object | undefined): CancelScope | undefined {
   return ctx ? (ctx as { [SCOPE]?: CancelScope })[SCOPE] : undefined;
 }
 
-/** Ties `call` to `scope`: returns false if the scope is cancelled already, and a function to untie it. */
-export function enter(scope: CancelScope | undefined, call: Cancellable): (() => void) | false | undefined {
-  if (!scope) return undefined;
+/** Ties `call` to `scope`; false if the scope is cancelled already (the call must not run). */
+export function enter(scope: CancelScope | undefined, call: Cancellable): boolean {
+  if (!scope) return true;
   if (scope.cancelled) return false;
-  (scope.children ??= new Set()).add(call);
-  return () => scope.children!.delete(call);
+  const c = scope.children;
+  if (c === undefined) scope.children = call;
+  else if (c instanceof Set) c.add(call);
+  else scope.children = new Set([c, call]);
+  return true;
+}
+
+/** Unties a finished call from its scope. */
+export function leave(scope: CancelScope | undefined, call: Cancellable): void {
+  const c = scope?.children;
+  if (c === call) scope!.children = undefined;
+  else if (c instanceof Set) c.delete(call);
+}
+
+/** Cancels every call made from `scope`. */
+export function cancelChildren(scope: CancelScope): void {
+  const c = scope.children;
+  if (c instanceof Set) for (const child of [...c]) child.cancel();
+  else c?.cancel();
 }

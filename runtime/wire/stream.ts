@@ -7,7 +7,7 @@
 import { errorFromData, RequestCancelledError } from "../../sdk/errors.ts";
 import type { StreamCall } from "../../sdk/runtime.ts";
 import { nextId } from "./ids.ts";
-import { type CancelScope, enter } from "./scope.ts";
+import { type CancelScope, enter, leave } from "./scope.ts";
 import { isJsonSafe } from "./json.ts";
 import type { ReplicaLink, Receiver } from "./link.ts";
 import { type CallMsg, type HttpResponseData, K, type ToCaller } from "./protocol.ts";
@@ -34,7 +34,8 @@ export class OutgoingStream implements StreamCall, Routable, Receiver {
    * than a promise: the proxy answers straight from it, with no promise of its own per request.
    */
   onHead: ((head: HttpResponseData | undefined, err?: Error) => void) | undefined;
-  #offAbort: (() => void) | undefined;
+  /** The request this call was made from (cancelling it cancels this call). */
+  readonly #scope: CancelScope | undefined;
   /** Buffers to move with the call (an HTTP body). */
   transfer: Bun.Transferable[] | undefined;
 
@@ -44,9 +45,8 @@ export class OutgoingStream implements StreamCall, Routable, Receiver {
     parent: CancelScope | undefined,
   ) {
     msg.id = this.id;
-    const untie = enter(parent, this);
-    if (untie === false) queueMicrotask(() => this.cancel());
-    else this.#offAbort = untie;
+    this.#scope = parent;
+    if (!enter(parent, this)) queueMicrotask(() => this.cancel());
   }
 
   start(): this {
@@ -108,7 +108,7 @@ export class OutgoingStream implements StreamCall, Routable, Receiver {
       this.#counted = false;
       this.link!.release();
     }
-    this.#offAbort?.();
+    leave(this.#scope, this);
     if (this.#state === "done") return;
     this.#state = "done";
     this.#ended = true;
@@ -174,7 +174,7 @@ export class OutgoingStream implements StreamCall, Routable, Receiver {
     this.#ended = true;
     this.#items = [];
     this.#at = 0;
-    this.#offAbort?.();
+    leave(this.#scope, this);
     const err = new RequestCancelledError(`request ${this.msg.ctx.requestId ?? this.id} was cancelled`);
     if (!quietly) this.#error = err;
     this.#tellHead(undefined, err);
