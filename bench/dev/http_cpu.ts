@@ -1,15 +1,19 @@
 // Dev aid: CPU microseconds per request (this process: main thread + replica Workers), which
-// stays meaningful when other work shares the machine; wall throughput does not.
+// stays meaningful when other work shares the machine; wall throughput does not. Also split by
+// thread (main = "bun", replicas = "Worker", GC = "HeapHelper"): usage `bun bench/dev/http_cpu.ts [c|d]`.
 import { serve, type Application } from "tsserve";
 import { measureHttp } from "../load.ts";
+import { perThread, threadTimes } from "./threads.ts";
 import { noopApp, chainApp } from "../apps/noop.ts";
 
 async function cpuPerRequest(url: string): Promise<{ usPerReq: number; rps: number }> {
   await measureHttp(url, { connections: 64, durationS: 1 });
   const before = process.cpuUsage();
+  const threadsBefore = threadTimes();
   const r = await measureHttp(url, { connections: 64, durationS: 3 });
   const d = process.cpuUsage(before);
   const total = (r.rps * 3);
+  console.log(`  by thread: ${perThread(threadsBefore, threadTimes(), total)}`);
   if (process.env.SPLIT) console.log(`  user ${(d.user / total).toFixed(1)} us/req, system ${(d.system / total).toFixed(1)} us/req`);
   return { usPerReq: (d.user + d.system) / total, rps: r.rps };
 }
@@ -29,6 +33,6 @@ await hello.stop(true);
 const { httpUrl } = await serve.start({ http: { port: 0 } });
 await serve.run((process.argv[2] === "d" ? chainApp : noopApp) as Application);
 const c = await cpuPerRequest(httpUrl + "/");
-console.log(`cpu us/req: raw hop=${b.usPerReq.toFixed(1)} hello=${a.usPerReq.toFixed(1)} tsserve=${c.usPerReq.toFixed(1)} (x${(c.usPerReq / a.usPerReq).toFixed(2)}); rps ${a.rps.toFixed(0)} vs ${c.rps.toFixed(0)}`);
+console.log(`cpu us/req: raw hop=${b.usPerReq.toFixed(1)} hello=${a.usPerReq.toFixed(1)} tsserve=${c.usPerReq.toFixed(1)} (x${(c.usPerReq / a.usPerReq).toFixed(2)}); rps hello ${a.rps.toFixed(0)} hop ${b.rps.toFixed(0)} tsserve ${c.rps.toFixed(0)}`);
 await serve.shutdown();
 process.exit(0);
