@@ -14,6 +14,8 @@ import { type CallMsg, type HttpResponseData, K, type ToCaller } from "./protoco
 import type { Routable, Router } from "../router/router.ts";
 import { CREDIT_EVERY } from "./window.ts";
 
+const NONE: unknown[] = [];
+
 export class OutgoingStream implements StreamCall, Routable, Receiver {
   readonly id = nextId();
   link: ReplicaLink | undefined;
@@ -22,7 +24,8 @@ export class OutgoingStream implements StreamCall, Routable, Receiver {
   }
   #state: "queued" | "sent" | "done" = "queued";
   #counted = false;
-  #items: unknown[] = [];
+  /** Items not read yet; `NONE` (never written to) until the first arrive, as most HTTP calls get none. */
+  #items: unknown[] = NONE;
   #at = 0;
   #ended = false;
   #error: Error | undefined;
@@ -77,6 +80,7 @@ export class OutgoingStream implements StreamCall, Routable, Receiver {
     switch (msg.k) {
       case K.Items:
         if (this.#state !== "done") {
+          if (this.#items === NONE) this.#items = [];
           for (const v of msg.v) this.#items.push(v);
           this.#wakeReader();
         }
@@ -172,7 +176,7 @@ export class OutgoingStream implements StreamCall, Routable, Receiver {
     const wasSent = this.#state === "sent";
     this.#state = "done";
     this.#ended = true;
-    this.#items = [];
+    this.#items = NONE;
     this.#at = 0;
     leave(this.#scope, this);
     const err = new RequestCancelledError(`request ${this.msg.ctx.requestId ?? this.id} was cancelled`);
