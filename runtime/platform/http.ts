@@ -6,14 +6,23 @@ export interface HttpServer {
 
 export type FetchHandler = (request: Request, server: { timeout(request: Request, seconds: number): void }) => Response | Promise<Response>;
 
-/** Listens on host:port (0 = a free port); `reusePort: false` so a second instance cannot share the port silently. */
+/**
+ * Listens on host:port (0 = a free port); `reusePort: false` so a second instance cannot share
+ * the port silently. An error that escapes `fetch` is logged and answered with a plain 500:
+ * Bun's development error page would show the client the stack and the source around it.
+ */
 export function serveHttp(options: { host: string; port: number; maxRequestBodySize: number }, fetch: FetchHandler): HttpServer {
   const server = Bun.serve({
     hostname: options.host,
     port: options.port,
     reusePort: false,
+    development: false,
     maxRequestBodySize: options.maxRequestBodySize,
     fetch: (req, srv) => fetch(req, srv),
+    error(err) {
+      console.error(`[tsserve] HTTP handler failed: ${err.stack ?? err.message}`);
+      return new Response("Internal Server Error", { status: 500, headers: { "content-type": "text/plain; charset=utf-8" } });
+    },
   });
   const host = options.host.includes(":") ? `[${options.host}]` : options.host;
   return {
