@@ -1,4 +1,5 @@
-// In-process floors: what Bun itself does with no tsserve code in the way.
+// In-process floors: what Bun itself does with no tsserve code in the way (in production mode,
+// `development: false`, as tsserve listens).
 // Each function starts and stops everything it creates (server.stop(true), worker.terminate()).
 import { measureHttp, runBounded, type HttpLoadResult } from "./load.ts";
 
@@ -48,7 +49,7 @@ async function loadServer(server: ReturnType<typeof Bun.serve>, opts: HttpFloorO
 
 /** (a) Raw Bun.serve hello world. */
 export function measureHelloFloor(opts: HttpFloorOptions): Promise<HttpLoadResult> {
-  const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response("hello") });
+  const server = Bun.serve({ port: 0, hostname: "127.0.0.1", development: false, fetch: () => new Response("hello") });
   return loadServer(server, opts);
 }
 
@@ -66,6 +67,7 @@ export async function measureWorkerHopFloor(opts: HttpFloorOptions): Promise<Htt
   const server = Bun.serve({
     port: 0,
     hostname: "127.0.0.1",
+    development: false,
     fetch: () =>
       new Promise<Response>((resolve) => {
         const id = nextId++;
@@ -207,6 +209,7 @@ export async function measureHttpStream(
   const server = Bun.serve({
     port: 0,
     hostname: "127.0.0.1",
+    development: false,
     fetch(req, srv) {
       srv.timeout(req, 0);
       const end = Bun.nanoseconds() + durationS * 1e9;
