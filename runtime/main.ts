@@ -26,6 +26,7 @@ export class MainRuntime implements Runtime {
     this.client = new Client("main", {
       subscribe: (t) => queueMicrotask(() => this.controller.subscribe("main", t.appName, t.deploymentName)),
       connect: (id) => queueMicrotask(() => this.controller.connect("main", id)),
+      demand: () => queueMicrotask(() => this.controller.demandArrived()),
     });
     const client = this.client;
     this.controller = new Controller({

@@ -251,6 +251,18 @@ export class Controller {
     }
   }
 
+  /**
+   * A request waits for a deployment with no replicas: measure now instead of at the next
+   * tick, so a deployment scaled to zero starts its first replica at once (as Ray's handles
+   * push their metrics at once when they find no replica).
+   */
+  demandArrived(): void {
+    if (this.#measuring) this.#measureAgain = true;
+    else void this.#autoscaleTick();
+  }
+
+  #measureAgain = false;
+
   async #autoscaleTick(): Promise<void> {
     if (this.#measuring) return;
     this.#measuring = true;
@@ -267,6 +279,11 @@ export class Controller {
     } finally {
       clearTimeout(timer);
       this.#measuring = false;
+      // Demand that arrived during this measure may have missed it.
+      if (this.#measureAgain) {
+        this.#measureAgain = false;
+        void this.#autoscaleTick();
+      }
     }
   }
 
@@ -293,6 +310,7 @@ export class Controller {
     const api: ControllerForReplica = {
       subscribe: (appName, deploymentName) => this.subscribe(id, appName, deploymentName),
       connect: (replicaId) => this.connect(id, replicaId),
+      demandArrived: () => this.demandArrived(),
       reportModels: (ids) => {
         r.models = ids;
         for (const thread of this.#subscribers.get(d.key) ?? []) this.#threads.get(thread)?.setModels(r.id, ids);

@@ -26,6 +26,8 @@ export interface ControllerForReplica {
   connect(replicaId: string): void;
   /** The multiplexed model ids this replica holds or is loading. */
   reportModels(ids: string[]): void;
+  /** A call waits for a deployment with no replicas (see RouteSource.demand). */
+  demandArrived(): void;
 }
 
 export interface ReplicaInit {
@@ -61,6 +63,7 @@ export class ReplicaHost {
     const client = (this.#client = new Client(replicaId, {
       subscribe: (t) => void controller.subscribe(t.appName, t.deploymentName),
       connect: (id) => void controller.connect(id),
+      demand: () => void controller.demandArrived(),
     }));
     const runtime = (this.#runtime = new ReplicaRuntime(client, appName));
     runtime.directory = init.directory;

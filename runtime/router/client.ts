@@ -19,6 +19,8 @@ import { Router, type RouterLimits } from "./router.ts";
 export interface RouteSource {
   subscribe(target: HandleTarget): void;
   connect(replicaId: string): void;
+  /** A request waits for a deployment that has no replicas: an autoscaler at zero should hear of it now. */
+  demand?(target: HandleTarget): void;
 }
 
 /** "app/deployment": deployment names cannot hold "/". */
@@ -131,6 +133,7 @@ export class Client {
     let router = this.#routers.get(rkey);
     if (!router) {
       router = new Router(target.deploymentName);
+      router.onNoReplicas = () => this.routes.demand?.(target);
       this.#routers.set(rkey, router);
       if (this.#replicaSets.has(key)) this.#route(key);
       else this.routes.subscribe(target);

@@ -30,6 +30,9 @@ export class Router {
   #limits: RouterLimits = { maxOngoingRequests: 5, maxQueuedRequests: -1 };
   /** Set when the deployment cannot serve (failed, deleted): queued and new requests fail with it. */
   #unavailable: Error | undefined;
+  /** Told once a request waits with no replica to go to (a deployment scaled to zero), until one comes. */
+  onNoReplicas: (() => void) | undefined;
+  #toldNoReplicas = false;
 
   constructor(readonly name: string) {}
 
@@ -51,6 +54,10 @@ export class Router {
     const max = this.#limits.maxQueuedRequests;
     if (max >= 0 && this.#queue.size >= max) return req.fail(new BackPressureError(this.#queue.size, max));
     this.#queue.push(req);
+    if (this.#links.length === 0 && !this.#toldNoReplicas) {
+      this.#toldNoReplicas = true;
+      this.onNoReplicas?.();
+    }
   }
 
   /** Takes a request out of the queue (it was cancelled); false if it was sent already. */
@@ -63,6 +70,7 @@ export class Router {
     for (const off of this.#unsubscribe) off();
     this.#links = links;
     this.#limits = limits;
+    if (links.length) this.#toldNoReplicas = false;
     this.#unavailable = undefined;
     this.#unsubscribe = links.map((l) => l.onFree(this.#drain));
     this.#drain();
