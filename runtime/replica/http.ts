@@ -41,11 +41,16 @@ export class StreamedHttp {
 }
 
 /**
- * Response data for a value that needs no waiting (a string, bytes, null, JSON), or
- * undefined for one that does (a Response, a stream, MessagePack): most answers are made here
- * without a promise.
+ * Converts a method's return value to response data; a streamed result comes back as
+ * `StreamedHttp`, with the iterator to pump (chunks are strings or bytes). Most answers (a
+ * string, bytes, null, JSON) need no waiting and come back without a promise.
  */
-export function plainResponseData(value: unknown, accept: string | undefined): HttpResponseData | undefined {
+export function toResponseData(value: unknown, accept: string | undefined): HttpResponseData | StreamedHttp | Promise<HttpResponseData | StreamedHttp> {
+  return plainResponseData(value, accept) ?? waitedResponseData(value);
+}
+
+/** Response data for a value that needs no waiting, or undefined for one that does. */
+function plainResponseData(value: unknown, accept: string | undefined): HttpResponseData | undefined {
   if (typeof value === "string") return response(200, { "content-type": TEXT }, value);
   if (value === null || value === undefined) return response(200, {}, null);
   if (value instanceof ArrayBuffer) return response(200, { "content-type": "application/octet-stream" }, value);
@@ -54,13 +59,8 @@ export function plainResponseData(value: unknown, accept: string | undefined): H
   return response(200, { "content-type": JSON_TYPE }, JSON.stringify(value));
 }
 
-/**
- * Converts a method's return value to response data; a streamed result comes back as
- * `StreamedHttp`, with the iterator to pump (chunks are strings or bytes).
- */
-export async function toResponseData(value: unknown, accept: string | undefined): Promise<HttpResponseData | StreamedHttp> {
-  const plain = plainResponseData(value, accept);
-  if (plain) return plain;
+/** Response data for a Response, a stream, or MessagePack (what plainResponseData left): each needs a wait. */
+async function waitedResponseData(value: unknown): Promise<HttpResponseData | StreamedHttp> {
   if (value instanceof Response) return fromResponse(value);
   if (isStreamable(value)) return fromIterator(value);
   const { encode } = await import("@msgpack/msgpack");

@@ -11,7 +11,7 @@ import { type Client, newRequestId } from "../router/client.ts";
 import { nextId } from "../wire/ids.ts";
 import type { BatchedPort } from "../wire/port.ts";
 import { type CallMsg, type HttpRequestData, type HttpResponseData, K, type Ref, type ToCaller, type ToReplica } from "../wire/protocol.ts";
-import { iteratorOf, plainResponseData, StreamedHttp, toRequest, toResponseData } from "./http.ts";
+import { iteratorOf, StreamedHttp, toRequest, toResponseData } from "./http.ts";
 import { isJsonSafe } from "../wire/json.ts";
 import { type Cancellable, cancelChildren, type CancelScope, SCOPE } from "../wire/scope.ts";
 import { Semaphore } from "./semaphore.ts";
@@ -208,8 +208,7 @@ export class Replica {
     // A handler that declares no parameter gets no Request (building one is most of a small request's cost).
     const value = fn.length === 0 ? fn.call(inst) : fn.call(inst, toRequest(data, signalOf(run)));
     const accept = data.headers.accept;
-    if (isThenable(value)) return Promise.resolve(value).then((v) => plainResponseData(v, accept) ?? toResponseData(v, accept));
-    return plainResponseData(value, accept) ?? toResponseData(value, accept);
+    return isThenable(value) ? Promise.resolve(value).then((v) => toResponseData(v, accept)) : toResponseData(value, accept);
   }
 
   /** The method returned: answer, stream, or keep the value for pulls. */
