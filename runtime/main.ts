@@ -101,16 +101,7 @@ export class MainRuntime implements Runtime {
   }
 
   async status(): Promise<ServeStatus> {
-    const applications = this.controller.status();
-    const stats = await this.controller.modelStats();
-    for (const app of Object.values(applications)) {
-      for (const d of Object.values(app.deployments)) {
-        for (const r of d.replicas) {
-          const s = stats.get(r.replicaId);
-          if (s) Object.assign(r, { modelLoads: s.loads, modelUnloads: s.unloads, modelLoadMsTotal: s.loadMsTotal });
-        }
-      }
-    }
+    const applications = await this.controller.status();
     return { proxy: { url: this.#server?.url ?? null, status: this.#server ? "HEALTHY" : "NOT_STARTED" }, applications };
   }
 

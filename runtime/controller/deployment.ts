@@ -4,10 +4,17 @@
  * scaling in place, and its status.
  */
 import type { DeploymentSpec } from "../../sdk/graph.ts";
-import type { DeploymentStatus, DeploymentStatusInfo, ReplicaState } from "../../sdk/status.ts";
+import type { DeploymentStatus, DeploymentStatusInfo, ReplicaState, ReplicaStatusInfo } from "../../sdk/status.ts";
 import type { RouterLimits } from "../router/router.ts";
 import { Autoscaler, pickToStop } from "./autoscaler.ts";
 import { ReplicaWorker } from "./worker.ts";
+
+/** A replica's multiplexed model loads, unloads and total load time (ms). */
+export interface ModelStats {
+  loads: number;
+  unloads: number;
+  loadMsTotal: number;
+}
 
 /** How many times one replica slot may fail to start before the deployment has failed. */
 export const START_ATTEMPTS = 3;
@@ -136,13 +143,8 @@ export class DeploymentState {
     for (let attempt = 1; attempt <= START_ATTEMPTS && !this.#stopped; attempt++) {
       const r = this.events.create(this);
       this.replicas.push(r);
-      let cancelled = false;
-      const abandon = new Promise<void>((resolve) =>
-        this.#cancelStart.set(r, () => {
-          cancelled = true;
-          resolve();
-        }),
-      );
+      // A canceller takes `r` out of #cancelStart before calling: still there means not cancelled.
+      const abandon = new Promise<void>((resolve) => this.#cancelStart.set(r, resolve));
       try {
         const starting = (async () => {
           await r.start(this.events.directory());
@@ -152,16 +154,14 @@ export class DeploymentState {
         starting.catch(() => {});
         // A cancelled start is the canceller's to clean up; the Worker's pending answer may never come.
         await Promise.race([starting, abandon]);
-        if (cancelled) return;
-        this.#cancelStart.delete(r);
+        if (!this.#cancelStart.delete(r)) return;
         r.state = "RUNNING";
         if (this.#stopped) return void r.kill();
         r.onExit((err) => this.#lost(r, err));
         this.events.changed(this);
         return;
       } catch (err) {
-        this.#cancelStart.delete(r);
-        if (cancelled) return;
+        if (!this.#cancelStart.delete(r)) return;
         lastError = err;
         this.#remove(r);
         r.kill();
@@ -286,10 +286,16 @@ export class DeploymentState {
     this.replicas = [];
   }
 
-  info(): DeploymentStatusInfo {
+  /** The deployment as serve.status() shows it; `models`: each replica's model loading counts, where known. */
+  info(models: ReadonlyMap<string, ModelStats>): DeploymentStatusInfo {
     const replicaStates: Partial<Record<ReplicaState, number>> = {};
     for (const r of this.replicas) replicaStates[r.state] = (replicaStates[r.state] ?? 0) + 1;
-    const replicas = this.replicas.map((r) => ({ replicaId: r.id, state: r.state, multiplexedModelIds: [...r.models] }));
+    const replicas = this.replicas.map((r): ReplicaStatusInfo => {
+      const row: ReplicaStatusInfo = { replicaId: r.id, state: r.state, multiplexedModelIds: [...r.models] };
+      const s = models.get(r.id);
+      if (s) Object.assign(row, { modelLoads: s.loads, modelUnloads: s.unloads, modelLoadMsTotal: s.loadMsTotal });
+      return row;
+    });
     const info: DeploymentStatusInfo = {
       status: this.status,
       message: this.message,
