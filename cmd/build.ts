@@ -2,6 +2,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { basename, dirname, extname, relative, resolve, sep } from "node:path";
 import { type AppConfig, DEFAULT_ADMIN, type DeploymentConfig, importApp, type ServeConfig, splitImportPath, validateConfig } from "../runtime/admin/index.ts";
+import { DEFAULT_HTTP } from "../runtime/main.ts";
 import { stringifyYaml } from "../runtime/platform/yaml-write.ts";
 import { parse } from "./args.ts";
 import { CliError, err, out, UsageError } from "./output.ts";
@@ -52,7 +53,7 @@ export async function build(argv: string[]): Promise<void> {
     });
     applications.push({ name, routePrefix, importPath: `${rel}:${exportName ?? imported.exportName}`, args: {}, deployments });
   }
-  const config: ServeConfig = { http: { host: "127.0.0.1", port: 8000, requestTimeoutMs: null }, admin: { ...DEFAULT_ADMIN }, applications };
+  const config: ServeConfig = { http: { ...DEFAULT_HTTP, requestTimeoutMs: null }, admin: { ...DEFAULT_ADMIN }, applications };
   validateConfig(config, "the built config");
   const header = `# Written by tsserve build ${positionals.join(" ")}\n# Import paths are relative to this file. Options under deployments override the code's.\n`;
   const text = header + stringifyYaml(config);

@@ -3,7 +3,7 @@
  * proxy), the config applier, and the admin API; Ctrl-C or SIGTERM drains and exits 0.
  */
 import { serve } from "../sdk/index.ts";
-import { mainRuntime } from "../runtime/main.ts";
+import { DEFAULT_HTTP, mainRuntime } from "../runtime/main.ts";
 import { type AdminConfig, ConfigApplier, DEFAULT_ADMIN, type HttpConfig, type Prepared, serverToken, startAdmin, wantedReplicas } from "../runtime/admin/index.ts";
 import type { HttpServer } from "../runtime/platform/index.ts";
 import { CliError, err, out } from "./output.ts";
@@ -29,7 +29,7 @@ export class Instance {
 
   /** Starts the proxy and the admin API, and drains on SIGINT/SIGTERM. */
   static async start(options: InstanceOptions): Promise<Instance> {
-    const http = { host: "127.0.0.1", port: 8000, requestTimeoutMs: null, ...options.http };
+    const http = { ...DEFAULT_HTTP, requestTimeoutMs: null, ...options.http };
     let httpUrl: string;
     try {
       ({ httpUrl } = await serve.start({ http }));

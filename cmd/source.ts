@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { checkRoutePrefix } from "../sdk/routes.ts";
-import { ConfigError, DEFAULT_APP_NAME, isConfigFile, prepareConfig, type Prepared, type ServeConfig, splitImportPath, validateConfig } from "../runtime/admin/index.ts";
+import { ConfigError, DEFAULT_APP_NAME, isAppName, isConfigFile, prepareConfig, type Prepared, type ServeConfig, splitImportPath, validateConfig } from "../runtime/admin/index.ts";
 import { parseYaml } from "../runtime/platform/index.ts";
 import { keyValues } from "./args.ts";
 import { CliError, UsageError } from "./output.ts";
@@ -58,7 +58,7 @@ export function readTarget(command: string, target: string, flags: TargetFlags, 
     return readConfig(target);
   }
   const name = flags.name ?? DEFAULT_APP_NAME;
-  if (!name || /[/#\s]/.test(name)) throw new UsageError(`--name must be a non-empty name without "/", "#" or spaces, got "${name}"`);
+  if (!isAppName(name)) throw new UsageError(`--name must be a non-empty name without "/", "#" or spaces, got "${name}"`);
   let routePrefix: string | null = "/";
   const given = flags["route-prefix"];
   if (given !== undefined) {

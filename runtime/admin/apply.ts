@@ -8,6 +8,7 @@
 import type { AppSpec, DeploymentSpec } from "../../sdk/graph.ts";
 import { type DeploymentOptions, resolveOptions, validateOptions } from "../../sdk/options.ts";
 import type { Controller } from "../controller/controller.ts";
+import { startingReplicas } from "../controller/autoscaler.ts";
 import { absoluteImportPath, importApp } from "./import.ts";
 import { type AppConfig, ConfigError, type DeploymentConfig, optionMessage, type ServeConfig } from "./schema.ts";
 
@@ -84,8 +85,7 @@ export function withOverrides(spec: AppSpec, overrides: DeploymentConfig[], wher
 /** How many replicas a deployment starts with. */
 export function wantedReplicas(d: DeploymentSpec): number {
   const n = d.options.numReplicas;
-  if (n !== "auto") return n;
-  return d.options.autoscalingConfig?.initialReplicas ?? d.options.autoscalingConfig?.minReplicas ?? 1;
+  return n === "auto" ? startingReplicas(d.options.autoscalingConfig) : n;
 }
 
 export interface ApplyResult {

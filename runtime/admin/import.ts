@@ -22,11 +22,10 @@ export interface ImportOptions {
   name: string;
   routePrefix: string | null;
   args?: Record<string, unknown>;
-  /** Relative module paths are relative to this directory (default: the working directory). */
-  baseDir?: string;
-  /** Give up on a module whose import never finishes (default 120 s). */
-  timeoutMs?: number;
 }
+
+/** Give up on a module whose import never finishes. */
+const IMPORT_TIMEOUT_MS = 120_000;
 
 /** `importPath` with its module made absolute against `baseDir`. */
 export function absoluteImportPath(importPath: string, baseDir: string): string {
@@ -35,14 +34,13 @@ export function absoluteImportPath(importPath: string, baseDir: string): string 
   return exportName === undefined ? abs : `${abs}:${exportName}`;
 }
 
-/** Imports the module and builds the application; rejects with ImportError naming what is wrong. */
+/** Imports the module (a relative path is relative to the working directory) and builds the application; rejects with ImportError naming what is wrong. */
 export async function importApp(importPath: string, options: ImportOptions): Promise<ImportedApp> {
   const { file: given, exportName } = splitImportPath(importPath);
-  const file = isAbsolute(given) ? given : resolve(options.baseDir ?? process.cwd(), given);
+  const file = isAbsolute(given) ? given : resolve(given);
   if (!existsSync(file)) throw new ImportError(`${file}: no such file`);
   if (!statSync(file).isFile()) throw new ImportError(`${file} is not a file`);
   const request: ImportRequest = { file, exportName, args: options.args ?? {}, name: options.name, routePrefix: options.routePrefix };
-  const timeoutMs = options.timeoutMs ?? 120_000;
   const worker = new Worker(ENTRY);
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
@@ -53,7 +51,7 @@ export async function importApp(importPath: string, options: ImportOptions): Pro
         const e = ev as ErrorEvent;
         fail(new ImportError(`importing ${file} failed: ${e.message ?? e.error ?? "the import worker crashed"}`));
       });
-      timer = setTimeout(() => fail(new ImportError(`importing ${file} did not finish within ${timeoutMs / 1000} s; does the module wait for something at top level?`)), timeoutMs);
+      timer = setTimeout(() => fail(new ImportError(`importing ${file} did not finish within ${IMPORT_TIMEOUT_MS / 1000} s; does the module wait for something at top level?`)), IMPORT_TIMEOUT_MS);
       worker.postMessage(request);
     });
     if (!reply.ok) throw new ImportError(reply.message);

@@ -154,10 +154,13 @@ export function validateConfig(value: unknown, file: string): ServeConfig {
   return out;
 }
 
+/** Whether `name` may name an application: no "/", "#" or whitespace (they separate names in keys and replica ids). */
+export const isAppName = (name: string): boolean => name !== "" && !/[/#\s]/.test(name);
+
 function validateApp(c: Checker, raw: unknown, path: string): AppConfig {
   const a = c.object(raw, path, APP_KEYS);
   const name = a.name === undefined ? DEFAULT_APP_NAME : c.string(a.name, join(path, "name"));
-  if (/[/#\s]/.test(name)) c.fail(join(path, "name"), `must not contain "/", "#" or spaces, got ${show(name)}`);
+  if (!isAppName(name)) c.fail(join(path, "name"), `must not contain "/", "#" or spaces, got ${show(name)}`);
   let routePrefix: string | null = "/";
   if (a.routePrefix !== undefined) {
     try {

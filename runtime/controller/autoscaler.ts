@@ -41,6 +41,12 @@ export function resolveAutoscaling(c: AutoscalingConfig = {}): ResolvedAutoscali
 
 const clamp = (c: ResolvedAutoscaling, n: number): number => Math.min(c.maxReplicas, Math.max(c.minReplicas, n));
 
+/** The replicas an autoscaled deployment starts with. */
+export function startingReplicas(config: AutoscalingConfig | undefined): number {
+  const c = resolveAutoscaling(config);
+  return clamp(c, c.initialReplicas);
+}
+
 /**
  * Ray's formula: ceil(running x (1 + (total / (target x running) - 1) x factor)), the factor
  * being `upscalingFactor` when the load is above target and `downscalingFactor` below it,
