@@ -5,6 +5,7 @@
  */
 import { requestScope } from "./context.ts";
 import { RequestCancelledError } from "./errors.ts";
+import { show } from "./options.ts";
 
 /** What `serve.batch(fn, options)` accepts. */
 export interface BatchOptions {
@@ -39,8 +40,6 @@ const RULES = {
  * paused, the same bound as streaming responses (API.md section 2).
  */
 const HIGH_WATER = 1000;
-
-const show = (v: unknown): string => (typeof v === "string" ? JSON.stringify(v) : typeof v === "function" ? "a function" : String(v));
 
 function checked(where: string, option: keyof typeof RULES, value: unknown): number {
   const [allowed, ok] = RULES[option];

@@ -5,6 +5,7 @@
  * host report the ids it holds, read counters and dispose every model when it stops.
  */
 import { getMultiplexedModelId, requestScope } from "./context.ts";
+import { show } from "./options.ts";
 
 /** What `serve.multiplexed(loader, options)` accepts. */
 export interface MultiplexedOptions {
@@ -128,8 +129,6 @@ function modelIds(includeLoading: boolean): string[] {
   }
   return [...ids].sort();
 }
-
-const show = (v: unknown): string => (typeof v === "string" ? JSON.stringify(v) : typeof v === "function" ? "a function" : String(v));
 
 /**
  * Wraps a model loader in an LRU cache. The returned function resolves to the model for an id:

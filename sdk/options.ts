@@ -79,9 +79,13 @@ const AUTOSCALING_NAMES = new Set<string>([
 ]);
 
 const isInt = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v);
-const show = (v: unknown): string => {
+/** A value as an error message quotes it: strings in quotes, objects as JSON, anything else as written. */
+export const show = (v: unknown): string => {
+  if (typeof v === "string") return JSON.stringify(v);
+  if (typeof v === "function") return "a function";
+  if (v === null || typeof v !== "object") return String(v);
   try {
-    return typeof v === "string" ? JSON.stringify(v) : typeof v === "function" ? "a function" : String(JSON.stringify(v) ?? v);
+    return JSON.stringify(v) ?? String(v);
   } catch {
     return String(v);
   }
