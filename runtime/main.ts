@@ -125,7 +125,7 @@ export class MainRuntime implements Runtime {
     if (!this.#proxy) return;
     const routes = [];
     for (const [name, app] of this.controller.apps) {
-      if (app.spec.routePrefix !== null && app.status !== "DELETING") routes.push({ prefix: app.spec.routePrefix, appName: name, ingress: app.spec.ingress });
+      if (app.spec.routePrefix !== null && app.status !== "DELETING") routes.push({ prefix: app.spec.routePrefix, appName: name, deploymentName: app.spec.ingress });
     }
     this.#proxy.routes.set(routes);
   }

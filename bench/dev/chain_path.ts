@@ -12,7 +12,7 @@ const downHandle = makeHandle({ appName: "app", deploymentName: "Down" });
 connect(inner, "ingress", replica("down", "Down", { call: () => "hello" }, inner), "down", "Down");
 connect(main, "main", replica("ing", "Ingress", { call: async () => await downHandle.remote() }, inner), "ing", "Ingress");
 const proxy = new Proxy(main, { maxBodyBytes: 1e8, requestTimeoutMs: null }, () => "ok");
-proxy.routes.set([{ prefix: "/", appName: "app", ingress: "Ingress" }]);
+proxy.routes.set([{ prefix: "/", appName: "app", deploymentName: "Ingress" }]);
 main.router({ appName: "app", deploymentName: "Ingress" }, "proxy");
 const N = 50000;
 const req = () => new Request("http://127.0.0.1:1234/", { headers: { "user-agent": "wrk", accept: "*/*" } });

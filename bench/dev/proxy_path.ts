@@ -4,7 +4,7 @@ import { Proxy } from "../../runtime/proxy/proxy.ts";
 const main = client("main");
 connect(main, "main", replica("r1", "NoOp", { call: () => "hello" }, main), "r1", "NoOp");
 const proxy = new Proxy(main, { maxBodyBytes: 1e8, requestTimeoutMs: null }, () => "ok");
-proxy.routes.set([{ prefix: "/", appName: "app", ingress: "NoOp" }]);
+proxy.routes.set([{ prefix: "/", appName: "app", deploymentName: "NoOp" }]);
 main.router({ appName: "app", deploymentName: "NoOp" }, "proxy");
 const N = 50000;
 const req = () => new Request("http://127.0.0.1:1234/", { headers: { "user-agent": "wrk", accept: "*/*" } });

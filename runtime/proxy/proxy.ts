@@ -6,7 +6,6 @@
 import type { BackPressureError } from "../../sdk/errors.ts";
 import type { Client } from "../router/client.ts";
 import { newRequestId } from "../router/client.ts";
-import type { HandleTarget } from "../../sdk/runtime.ts";
 import type { CallContext, HttpRequestData } from "../wire/protocol.ts";
 import { headersToObject } from "../wire/headers.ts";
 import { streamedResponse, wholeResponse } from "./body.ts";
@@ -40,8 +39,6 @@ interface Waiting {
 
 export class Proxy {
   readonly routes = new RouteTable();
-  /** One target object per route, so the client finds the route's router without building a key. */
-  readonly #targets = new WeakMap<Route, HandleTarget>();
 
   constructor(
     readonly client: Client,
@@ -89,8 +86,6 @@ export class Proxy {
 
   /** Sends the request to the route's ingress; resolves with the response once its head is back. */
   #forward(request: Request, server: Timeouts | undefined, route: Route, data: HttpRequestData, requestId: string): Promise<Response> {
-    let target = this.#targets.get(route);
-    if (!target) this.#targets.set(route, (target = { appName: route.appName, deploymentName: route.ingress }));
     const ctx: CallContext = { requestId, route: route.prefix };
     const modelId = data.headers["serve_multiplexed_model_id"];
     if (modelId) ctx.modelId = modelId;
@@ -100,7 +95,8 @@ export class Proxy {
       let answered = false;
       let timedOut = false;
       let timer: ReturnType<typeof setTimeout> | undefined;
-      const stream = this.client.http(target, data, ctx, (head, err) => {
+      // The route is the target: the client finds its router by this object, without a key.
+      const stream = this.client.http(route, data, ctx, (head, err) => {
         answered = true;
         this.#waiting.delete(waiting);
         if (head?.streamed) {

@@ -1,10 +1,12 @@
 /** The proxy's route table: route prefix -> application, longest prefix first. */
 import { matchesPrefix } from "../../sdk/routes.ts";
 
+/** A route prefix and the app's ingress deployment, which is also the target the proxy calls. */
 export interface Route {
   prefix: string;
   appName: string;
-  ingress: string;
+  /** The ingress deployment. */
+  deploymentName: string;
 }
 
 export class RouteTable {
