@@ -9,7 +9,7 @@ import { installRuntime, type Call, type CallOptions, type HandleTarget, type Ru
 import type { ServeStatus } from "../sdk/status.ts";
 import { Controller } from "./controller/controller.ts";
 import { registerBuiltins, serveHttp, type HttpServer } from "./platform/index.ts";
-import { DEFAULT_MAX_BODY, Proxy, proxyApp } from "./proxy/index.ts";
+import { DEFAULT_MAX_BODY, Proxy, proxyFetch } from "./proxy/index.ts";
 import { resolveTarget } from "./replica/directory.ts";
 import { Client } from "./router/client.ts";
 
@@ -63,14 +63,8 @@ export class MainRuntime implements Runtime {
     this.#proxy = new Proxy(this.client, { maxBodyBytes: DEFAULT_MAX_BODY, requestTimeoutMs: timeout }, (name) =>
       this.controller.apps.get(name)?.status === "DEPLOY_FAILED" ? "failed" : "ok",
     );
-    const app = proxyApp(this.#proxy);
     try {
-      const proxy = this.#proxy;
-      // Application traffic skips Elysia's router: only the proxy's own /-/ routes need it.
-      this.#server = serveHttp({ host: http.host, port: http.port, maxRequestBodySize: DEFAULT_MAX_BODY + 1 }, (req, srv) => {
-        const url = req.url;
-        return isOwnRoute(url) ? (app.fetch(req) as Promise<Response>) : proxy.handle(req, srv, url);
-      });
+      this.#server = serveHttp({ host: http.host, port: http.port, maxRequestBodySize: DEFAULT_MAX_BODY + 1 }, proxyFetch(this.#proxy));
     } catch (err) {
       this.#starting = undefined;
       throw new ServeError(`cannot listen on ${http.host}:${http.port}: ${(err as Error).message}; is another server using that port? Pick another with serve.start({ http: { port } })`);
@@ -129,12 +123,6 @@ export class MainRuntime implements Runtime {
     }
     this.#proxy.routes.set(routes);
   }
-}
-
-/** `/-/healthz`, `/-/routes`: the proxy's own routes. */
-function isOwnRoute(url: string): boolean {
-  const path = url.indexOf("/", url.indexOf("//") + 2);
-  return url.charCodeAt(path + 1) === 45 /* - */ && url.charCodeAt(path + 2) === 47 /* / */;
 }
 
 let current: MainRuntime | undefined;

@@ -1,2 +1,2 @@
 export { Proxy, DEFAULT_MAX_BODY, type ProxyOptions } from "./proxy.ts";
-export { proxyApp } from "./app.ts";
+export { proxyFetch } from "./app.ts";
