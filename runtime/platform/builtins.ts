@@ -5,6 +5,7 @@
  * thread, so the runtime and the user's code share classes and state.
  */
 import * as sdk from "../../sdk/index.ts";
+import { isCompiled } from "./workers.ts";
 
 let done = false;
 
@@ -14,7 +15,7 @@ let done = false;
  * through a module of ours inside the compiled binary (where its import is bundled).
  */
 function elysiaLoader(): (() => Promise<Record<string, unknown>>) | undefined {
-  if (import.meta.path.startsWith("/$bunfs/")) return () => import("./elysia.ts");
+  if (isCompiled) return () => import("./elysia.ts");
   try {
     const path = Bun.resolveSync("elysia", import.meta.dir);
     return () => import(path);
