@@ -5,11 +5,9 @@ import { withRequestId } from "../wire/headers.ts";
 
 const encoder = new TextEncoder();
 
+/** A body chunk as bytes: the replica already made every chunk a string or bytes (replica/http.ts). */
 function toBytes(v: unknown): Uint8Array {
-  if (typeof v === "string") return encoder.encode(v);
-  if (v instanceof Uint8Array) return v;
-  if (v instanceof ArrayBuffer) return new Uint8Array(v);
-  return encoder.encode(`${JSON.stringify(v)}\n`);
+  return typeof v === "string" ? encoder.encode(v) : (v as Uint8Array);
 }
 
 /** A whole response, with the request id added. */
