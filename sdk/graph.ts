@@ -26,6 +26,8 @@ export interface DeploymentSpec {
   handles: string[];
   /** Whether the target can take a userConfig (it has a reconfigure method). */
   reconfigurable: boolean;
+  /** A digest of the application's files, when a config deployed it: changed code means new replicas. */
+  codeVersion?: string;
 }
 
 export interface AppSpec {

@@ -41,9 +41,7 @@ export async function prepareConfig(config: ServeConfig, file: string, baseDir: 
         throw new ConfigError(`${file}: applications[${i}].importPath: ${(err as Error).message}`, (err as Error).message);
       }
       const spec = withOverrides(imported.spec, app.deployments, `${file}: applications[${i}]`);
-      // The code's version travels in each deployment's source, which the controller compares
-      // to decide whether replicas can be kept (see the report: a codeVersion field would be clearer).
-      for (const d of spec.deployments) d.source = { ...d.source, codeVersion: imported.codeVersion } as DeploymentSpec["source"];
+      for (const d of spec.deployments) d.codeVersion = imported.codeVersion;
       return { config: { ...app, importPath }, spec, files: imported.files };
     }),
   );

@@ -70,9 +70,9 @@ export class DeploymentState {
     return { maxOngoingRequests: this.spec.options.maxOngoingRequests, maxQueuedRequests: this.spec.options.maxQueuedRequests };
   }
 
-  /** What decides whether replicas can be kept on redeploy: the code's place and the arguments. */
+  /** What decides whether replicas can be kept on redeploy: the code's place and version, and the arguments. */
   static version(spec: DeploymentSpec): string {
-    return JSON.stringify([spec.source, spec.kind, spec.args], (_k, v) =>
+    return JSON.stringify([spec.source, spec.kind, spec.args, spec.codeVersion], (_k, v) =>
       ArrayBuffer.isView(v) ? Array.from(v as unknown as ArrayLike<number>) : v instanceof ArrayBuffer ? Array.from(new Uint8Array(v)) : v,
     );
   }
