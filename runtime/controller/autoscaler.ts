@@ -61,9 +61,6 @@ export function desiredReplicas(c: ResolvedAutoscaling, totalRequests: number, r
   return clamp(c, desired);
 }
 
-/** One change of the target, as `serve.status()` shows it. */
-export type ScalingDecision = AutoscalingDecision;
-
 /**
  * One deployment's autoscaling state: the samples in the look-back window, the target, and a
  * proposal waiting out its delay. `now` is in ms on any monotonic clock; decisions carry
@@ -72,7 +69,7 @@ export type ScalingDecision = AutoscalingDecision;
 export class Autoscaler {
   config: ResolvedAutoscaling;
   target: number;
-  lastDecision: ScalingDecision | null = null;
+  lastDecision: AutoscalingDecision | null = null;
   #samples: { at: number; value: number }[] = [];
   /** A proposed change and since when it has held; acted on once it held for its delay. */
   #pending: { to: "up" | "down" | "zero"; since: number } | undefined;

@@ -22,11 +22,11 @@ export interface CallerThread {
   setDirectory(directory: Directory): void;
   setModels(replicaId: string, ids: string[]): void;
   /** Requests it has queued for deployment `key` (the autoscaling metric). */
-  queued?(key: string): number | Promise<number>;
+  queued(key: string): number | Promise<number>;
 }
 
 /** How often autoscaled deployments are measured; no timer runs while none is autoscaled. */
-export const AUTOSCALE_PERIOD_MS = 100;
+const AUTOSCALE_PERIOD_MS = 100;
 /** A measurement slower than this (a replica that stopped answering) is skipped. */
 const MEASURE_TIMEOUT_MS = 1000;
 
@@ -290,7 +290,7 @@ export class Controller {
   /** Requests for `d` queued at its callers plus ongoing at its running replicas. */
   async #demand(d: DeploymentState): Promise<number> {
     const counts: (number | Promise<number>)[] = [];
-    for (const thread of this.#subscribers.get(d.key) ?? []) counts.push(this.#threads.get(thread)?.queued?.(d.key) ?? 0);
+    for (const thread of this.#subscribers.get(d.key) ?? []) counts.push(this.#threads.get(thread)?.queued(d.key) ?? 0);
     for (const r of d.running()) counts.push(r.host.ongoing());
     // A replica that ends meanwhile counts nothing.
     const got = await Promise.all(counts.map((c) => Promise.resolve(c).catch(() => 0)));
