@@ -143,29 +143,32 @@ export class OutgoingStream implements StreamCall, Routable, Receiver {
     const first = await this.next();
     if (first.done) return undefined;
     const batch = [first.value];
-    while (this.#at < this.#items.length) batch.push((await this.next()).value);
+    while (this.#at < this.#items.length) batch.push(this.#take());
     return batch;
   }
 
   async next(): Promise<IteratorResult<unknown>> {
     for (;;) {
-      if (this.#at < this.#items.length) {
-        const value = this.#items[this.#at]!;
-        this.#items[this.#at++] = undefined;
-        if (this.#at > 4096 && this.#at * 2 > this.#items.length) {
-          this.#items = this.#items.slice(this.#at);
-          this.#at = 0;
-        }
-        if (++this.#read >= CREDIT_EVERY && this.#state === "sent") {
-          this.link!.post({ k: K.Credit, id: this.id, n: this.#read });
-          this.#read = 0;
-        }
-        return { done: false, value };
-      }
+      if (this.#at < this.#items.length) return { done: false, value: this.#take() };
       if (this.#error) throw this.#error;
       if (this.#ended) return { done: true, value: undefined };
       await new Promise<void>((resolve) => (this.#wake = resolve));
     }
+  }
+
+  /** The next item (there is one), granting credit back every CREDIT_EVERY items. */
+  #take(): unknown {
+    const value = this.#items[this.#at]!;
+    this.#items[this.#at++] = undefined;
+    if (this.#at > 4096 && this.#at * 2 > this.#items.length) {
+      this.#items = this.#items.slice(this.#at);
+      this.#at = 0;
+    }
+    if (++this.#read >= CREDIT_EVERY && this.#state === "sent") {
+      this.link!.post({ k: K.Credit, id: this.id, n: this.#read });
+      this.#read = 0;
+    }
+    return value;
   }
 
   /** Stops the producer. `quietly` (leaving a loop early): the stream just ends. */
