@@ -26,7 +26,7 @@ export function iteratorOf(value: Iterable<unknown> | AsyncIterable<unknown>): I
 }
 
 /** Is `value` something to stream (an iterator, async or not, but not an array or string)? */
-export function isStreamable(value: unknown): value is Iterable<unknown> | AsyncIterable<unknown> {
+function isStreamable(value: unknown): value is Iterable<unknown> | AsyncIterable<unknown> {
   if (value === null || typeof value !== "object") return false;
   if (Array.isArray(value) || ArrayBuffer.isView(value)) return false;
   return typeof (value as any)[Symbol.asyncIterator] === "function" || (typeof (value as any)[Symbol.iterator] === "function" && typeof (value as any).next === "function");
@@ -46,23 +46,17 @@ export class StreamedHttp {
  * string, bytes, null, JSON) need no waiting and come back without a promise.
  */
 export function toResponseData(value: unknown, accept: string | undefined): HttpResponseData | StreamedHttp | Promise<HttpResponseData | StreamedHttp> {
-  return plainResponseData(value, accept) ?? waitedResponseData(value);
-}
-
-/** Response data for a value that needs no waiting, or undefined for one that does. */
-function plainResponseData(value: unknown, accept: string | undefined): HttpResponseData | undefined {
   if (typeof value === "string") return response(200, { "content-type": TEXT }, value);
   if (value === null || value === undefined) return response(200, {}, null);
   if (value instanceof ArrayBuffer) return response(200, { "content-type": "application/octet-stream" }, value);
   if (value instanceof Uint8Array) return response(200, { "content-type": "application/octet-stream" }, value.slice().buffer as ArrayBuffer);
-  if (value instanceof Response || isStreamable(value) || accept?.includes(MSGPACK)) return undefined;
+  if (value instanceof Response) return fromResponse(value);
+  if (isStreamable(value)) return fromIterator(value);
+  if (accept?.includes(MSGPACK)) return msgpackData(value);
   return response(200, { "content-type": JSON_TYPE }, JSON.stringify(value));
 }
 
-/** Response data for a Response, a stream, or MessagePack (what plainResponseData left): each needs a wait. */
-async function waitedResponseData(value: unknown): Promise<HttpResponseData | StreamedHttp> {
-  if (value instanceof Response) return fromResponse(value);
-  if (isStreamable(value)) return fromIterator(value);
+async function msgpackData(value: unknown): Promise<HttpResponseData> {
   const { encode } = await import("@msgpack/msgpack");
   const bytes = encode(value);
   return response(200, { "content-type": MSGPACK }, bytes.slice().buffer as ArrayBuffer);
