@@ -51,7 +51,6 @@ export class ReplicaHost {
   /** Set while a reconfigure waits for in-flight requests: it holds the calls that arrive meanwhile. */
   #gate: Gate | undefined;
   #reconfiguring: Promise<void> = Promise.resolve();
-  #idleWait: Promise<void> | undefined;
   #health: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
 
@@ -182,13 +181,6 @@ export class ReplicaHost {
     gate.release(this.#replica!);
   }
 
-  /** One wait for the replica to have nothing in flight, shared by whoever asks. */
-  #idle(): Promise<void> {
-    return (this.#idleWait ??= this.#replica!.idle().then(() => {
-      this.#idleWait = undefined;
-    }));
-  }
-
   /**
    * Resolves true once nothing is in flight, false after `timeoutMs`. Idle is checked again a
    * task later: a call posted before its caller dropped this replica may still be on its way.
@@ -200,7 +192,7 @@ export class ReplicaHost {
     const expired = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
     try {
       for (;;) {
-        if ((await Promise.race([this.#idle().then(() => true), expired])) === false) return false;
+        if ((await Promise.race([replica.idle().then(() => true), expired])) === false) return false;
         await new Promise((resolve) => setTimeout(resolve, 0));
         if (replica.ongoing === 0) return true;
       }
