@@ -111,7 +111,7 @@ export class Replica {
         this.#kept.delete(`${from.caller}:${msg.id}`);
         return;
       case K.Pull:
-        return this.#pull(`${msg.ref.caller}:${msg.ref.id}`, (k) =>
+        return this.#pull(msg.ref.caller, msg.ref.id, (k) =>
           from.port.send(k.ok ? { k: K.Ok, id: msg.id, v: k.v } : { k: K.Err, id: msg.id, e: k.e! }, undefined, !k.ok || isJsonSafe(k.v)),
         );
       case K.Credit:
@@ -219,11 +219,8 @@ export class Replica {
         run.from.port.send({ k: K.Ok, id: msg.id, v: value.head }, undefined, true);
         return this.#stream(run, value.stream);
       }
-      // Response data is plain JSON unless its body is bytes; an HTTP call is never kept.
-      this.#slots.release();
-      this.#forget(run);
-      run.from.port.send({ k: K.Ok, id: msg.id, v: value }, undefined, !((value as HttpResponseData).body instanceof ArrayBuffer));
-      return;
+      // Response data is plain JSON unless its body is bytes: no need to walk it.
+      return this.#release(run, true, value, !((value as HttpResponseData).body instanceof ArrayBuffer));
     }
     if (msg.stream) {
       if (!isIterable(value)) {
@@ -251,12 +248,13 @@ export class Replica {
   }
 
   /** Frees the slot, then answers. */
-  #release(run: Running, ok: boolean, value: unknown): void {
+  #release(run: Running, ok: boolean, value: unknown, json?: boolean): void {
     this.#slots.release();
-    this.#finish(run, ok, value);
+    this.#finish(run, ok, value, json);
   }
 
-  #finish(run: Running, ok: boolean, value: unknown): void {
+  /** Answers (or keeps the value for pulls); `json`: the caller knows whether the value is plain JSON and has no buffers to move. */
+  #finish(run: Running, ok: boolean, value: unknown, json?: boolean): void {
     this.#forget(run);
     const { from, msg } = run;
     const kept = run.kept ? this.#kept.get(keyOf(run)) : undefined;
@@ -271,8 +269,8 @@ export class Replica {
       return;
     }
     if (ok) {
-      const transfer = takeTransfer(value);
-      from.port.send({ k: K.Ok, id: msg.id, v: value }, transfer, !transfer && isJsonSafe(value));
+      const transfer = json === undefined ? takeTransfer(value) : undefined;
+      from.port.send({ k: K.Ok, id: msg.id, v: value }, transfer, json ?? (!transfer && isJsonSafe(value)));
     } else from.port.send({ k: K.Err, id: msg.id, e: errorToData(value) }, undefined, true);
   }
 
@@ -300,12 +298,12 @@ export class Replica {
     this.#kept.set(keyOf(run), { done: false, waiters: [] });
   }
 
-  /** Answers with the kept result `key` when there is one; `MISSING` when it left already. */
-  #pull(key: string, answer: (k: Kept) => void): void {
+  /** Answers with the kept result of `caller`'s call `id` when there is one; `MISSING` when it left already. */
+  #pull(caller: string, id: number, answer: (k: Kept) => void): void {
+    const key = `${caller}:${id}`;
     let kept = this.#kept.get(key);
     if (!kept) {
-      const at = key.lastIndexOf(":");
-      const run = this.#find(key.slice(0, at), Number(key.slice(at + 1)));
+      const run = this.#find(caller, id);
       if (run) {
         this.#keep(run);
         kept = this.#kept.get(key);
@@ -319,7 +317,7 @@ export class Replica {
   /** The value of a referenced argument: from its replica, or from the caller when it had to pass it on. */
   async #resolveRef(run: Running, ref: Ref, at: number): Promise<unknown> {
     const answer = await new Promise<Kept>((resolve) => {
-      if (ref.replica === this.id) return this.#pull(`${ref.caller}:${ref.id}`, resolve);
+      if (ref.replica === this.id) return this.#pull(ref.caller, ref.id, resolve);
       const pull = (link: import("../wire/link.ts").ReplicaLink) =>
         link.request({ k: K.Pull, id: nextId(), ref }, {
           receive: (m) => {
