@@ -268,7 +268,7 @@ class Gate {
     if (msg.k === K.Call) {
       this.#calls.add(key);
       this.#held.push({ cp, msg });
-    } else if (msg.k === K.Pull || !this.#calls.has(key)) {
+    } else if (msg.k === K.Pull || msg.k === K.Unpull || !this.#calls.has(key)) {
       replica.receive(cp, msg);
     } else if (msg.k === K.Cancel) {
       this.#calls.delete(key);

@@ -4,16 +4,17 @@
  * results go back (or are kept here for a downstream replica to pull).
  */
 import { type RequestContext, requestScope } from "../../sdk/context.ts";
-import { type ErrorData, errorFromData, errorToData, RequestCancelledError, ServeError } from "../../sdk/errors.ts";
+import { errorToData, RequestCancelledError, ServeError } from "../../sdk/errors.ts";
 import type { DeploymentSpec } from "../../sdk/graph.ts";
 import { takeTransfer } from "../../sdk/transfer.ts";
 import { type Client, newRequestId } from "../router/client.ts";
-import { nextId } from "../wire/ids.ts";
 import type { BatchedPort } from "../wire/port.ts";
-import { type CallMsg, type HttpRequestData, type HttpResponseData, K, type Ref, type ToCaller, type ToReplica } from "../wire/protocol.ts";
+import { type CallMsg, type HttpRequestData, type HttpResponseData, K, type ToCaller, type ToReplica } from "../wire/protocol.ts";
 import { iteratorOf, StreamedHttp, toRequest, toResponseData } from "./http.ts";
 import { isJsonSafe } from "../wire/json.ts";
 import { type Cancellable, cancelChildren, type CancelScope, SCOPE } from "../wire/scope.ts";
+import { KeptResults, type Result } from "./kept.ts";
+import { type PullRoute, RefArgs } from "./ref_args.ts";
 import { Semaphore } from "./semaphore.ts";
 import { Producer } from "./stream.ts";
 
@@ -31,26 +32,15 @@ interface Running {
   cancelled: boolean;
   /** Its result is kept here for pulls (chaining). */
   kept: boolean;
+  /** Its referenced arguments, while they are on their way (chaining). */
+  refs?: RefArgs;
   /** Calls this request made: cancelled with it (see wire/scope.ts). */
   children?: Cancellable | Set<Cancellable>;
   producer?: Producer;
 }
 
-interface Kept {
-  done: boolean;
-  ok?: boolean;
-  v?: unknown;
-  e?: ErrorData;
-  waiters: ((k: Kept) => void)[];
-}
-
-const MISSING = "$missing";
-
 /** The request's id, named now if its caller sent none (a call made outside any request). */
 const requestIdOf = (run: Running): string => (run.msg.ctx.requestId ??= newRequestId());
-
-/** The name of a call in kept results and pulls: its caller thread and id. */
-const keyOf = (run: Running): string => `${run.from.caller}:${run.msg.id}`;
 
 function signalOf(run: Running): AbortSignal {
   if (!run.ac) {
@@ -64,9 +54,9 @@ export class Replica {
   /** Running requests by caller thread, then call id (no string key on the hot path). */
   readonly #running = new Map<string, Map<number, Running>>();
   #ongoing = 0;
-  readonly #kept = new Map<string, Kept>();
-  /** Values a caller passed on itself (a `Keep` that came too late), by `caller:id:at`. */
-  readonly #supplied = new Map<string, { v?: unknown; e?: ErrorData } | ((s: { v?: unknown; e?: ErrorData }) => void)>();
+  /** Results kept for pulls, and pulls waiting for them (the upstream side of chaining). */
+  readonly kept = new KeptResults();
+  readonly #pullRoute: PullRoute;
   readonly #slots: Semaphore;
   readonly #idle: (() => void)[] = [];
 
@@ -78,6 +68,7 @@ export class Replica {
     readonly client: Client,
   ) {
     this.#slots = new Semaphore(spec.options.maxOngoingRequests);
+    this.#pullRoute = { self: id, kept: this.kept, link: (replicaId) => client.link(replicaId) };
   }
 
   /** Requests running or waiting here. */
@@ -108,17 +99,16 @@ export class Replica {
         return run && this.#keep(run);
       }
       case K.Release:
-        this.#kept.delete(`${from.caller}:${msg.id}`);
-        return;
+        return this.kept.release(from.caller, msg.id);
       case K.Pull:
-        return this.#pull(msg.ref.caller, msg.ref.id, (k) =>
-          from.port.send(k.ok ? { k: K.Ok, id: msg.id, v: k.v } : { k: K.Err, id: msg.id, e: k.e! }, undefined, !k.ok || isJsonSafe(k.v)),
-        );
+        return this.#pull(from, msg.id, msg.ref.caller, msg.ref.id);
+      case K.Unpull:
+        return this.kept.unpull(msg.ref.caller, msg.ref.id, from.caller, msg.id);
       case K.Credit:
         this.#find(from.caller, msg.id)?.producer?.grant(msg.n);
         return;
       case K.Supply:
-        return this.#supply(`${from.caller}:${msg.id}:${msg.at}`, { v: msg.v, e: msg.e });
+        return this.#find(from.caller, msg.id)?.refs?.supply(msg.at, msg.e ? { ok: false, e: msg.e } : { ok: true, v: msg.v });
     }
   }
 
@@ -128,7 +118,8 @@ export class Replica {
     if (!calls) this.#running.set(from.caller, (calls = new Map()));
     calls.set(msg.id, run);
     this.#ongoing++;
-    if (msg.keep) this.#keep(run);
+    // Pulls that came before the call (protocol.ts, invariant 1) keep its result here too.
+    if (msg.keep || this.kept.has(from.caller, msg.id)) this.#keep(run);
     if (!msg.refs && this.#slots.tryAcquire()) return this.#invoke(run, msg.args);
     this.#prepare(run).catch((err) => this.#finish(run, false, err));
   }
@@ -137,7 +128,9 @@ export class Replica {
   async #prepare(run: Running): Promise<void> {
     const args = run.msg.args;
     if (run.msg.refs) {
-      await Promise.all(run.msg.refs.map(async (at) => (args[at] = await this.#resolveRef(run, args[at] as Ref, at))));
+      run.refs = new RefArgs(args, run.msg.refs, this.#pullRoute);
+      await run.refs.ready;
+      run.refs = undefined;
     }
     if (run.cancelled) throw new RequestCancelledError(`request ${requestIdOf(run)} was cancelled`);
     await this.#slots.acquire();
@@ -255,17 +248,12 @@ export class Replica {
 
   /** Answers (or keeps the value for pulls); `json`: the caller knows whether the value is plain JSON and has no buffers to move. */
   #finish(run: Running, ok: boolean, value: unknown, json?: boolean): void {
-    this.#forget(run);
+    if (!this.#forget(run)) return;
     const { from, msg } = run;
-    const kept = run.kept ? this.#kept.get(keyOf(run)) : undefined;
-    if (kept && !kept.done) {
-      kept.done = true;
-      kept.ok = ok;
-      if (ok) kept.v = value;
-      else kept.e = errorToData(value);
-      for (const w of kept.waiters) w(kept);
-      kept.waiters = [];
-      from.port.send(ok ? { k: K.Kept, id: msg.id } : { k: K.Err, id: msg.id, e: kept.e! }, undefined, true);
+    if (run.kept) {
+      const result: Result = ok ? { ok: true, v: value } : { ok: false, e: errorToData(value) };
+      this.kept.settle(from.caller, msg.id, result);
+      from.port.send(result.ok ? { k: K.Kept, id: msg.id } : { k: K.Err, id: msg.id, e: result.e }, undefined, true);
       return;
     }
     if (ok) {
@@ -278,15 +266,19 @@ export class Replica {
     return this.#running.get(caller)?.get(id);
   }
 
-  #forget(run: Running): void {
-    if (!this.#running.get(run.from.caller)?.delete(run.msg.id)) return;
+  /** Takes a request out of the running ones; false if it was out already. */
+  #forget(run: Running): boolean {
+    if (!this.#running.get(run.from.caller)?.delete(run.msg.id)) return false;
     if (--this.#ongoing === 0 && this.#idle.length) for (const wake of this.#idle.splice(0)) wake();
+    return true;
   }
 
   #cancel(run: Running): void {
     if (run.cancelled) return;
     run.cancelled = true;
-    run.ac?.abort(new RequestCancelledError(`request ${requestIdOf(run)} was cancelled`));
+    const err = new RequestCancelledError(`request ${requestIdOf(run)} was cancelled`);
+    run.ac?.abort(err);
+    run.refs?.cancel(err);
     cancelChildren(run);
     run.producer?.stop();
   }
@@ -295,70 +287,29 @@ export class Replica {
   #keep(run: Running): void {
     if (run.kept) return;
     run.kept = true;
-    this.#kept.set(keyOf(run), { done: false, waiters: [] });
+    this.kept.expect(run.from.caller, run.msg.id);
   }
 
-  /** Answers with the kept result of `caller`'s call `id` when there is one; `MISSING` when it left already. */
-  #pull(caller: string, id: number, answer: (k: Kept) => void): void {
-    const key = `${caller}:${id}`;
-    let kept = this.#kept.get(key);
-    if (!kept) {
+  /**
+   * A pull for `caller`'s call `id`, from `from` under `pullId`. A pull that finds the call
+   * running keeps its result here; one that comes before the call waits for it (protocol.ts).
+   */
+  #pull(from: CallerPort, pullId: number, caller: string, id: number): void {
+    if (!this.kept.has(caller, id)) {
       const run = this.#find(caller, id);
-      if (run) {
-        this.#keep(run);
-        kept = this.#kept.get(key);
-      }
+      if (run) this.#keep(run);
     }
-    if (!kept) return answer({ done: true, ok: false, e: { name: MISSING, message: "the value was sent to its caller already" }, waiters: [] });
-    if (kept.done) answer(kept);
-    else kept.waiters.push(answer);
-  }
-
-  /** The value of a referenced argument: from its replica, or from the caller when it had to pass it on. */
-  async #resolveRef(run: Running, ref: Ref, at: number): Promise<unknown> {
-    const answer = await new Promise<Kept>((resolve) => {
-      if (ref.replica === this.id) return this.#pull(ref.caller, ref.id, resolve);
-      const pull = (link: import("../wire/link.ts").ReplicaLink) =>
-        link.request({ k: K.Pull, id: nextId(), ref }, {
-          receive: (m) => {
-            if (m.k === K.Ok) resolve({ done: true, ok: true, v: m.v, waiters: [] });
-            else if (m.k === K.Err) resolve({ done: true, ok: false, e: m.e, waiters: [] });
-            return true;
-          },
-          fail: (err) => resolve({ done: true, ok: false, e: errorToData(err), waiters: [] }),
-        });
-      const link = this.client.link(ref.replica);
-      if (link instanceof Promise) link.then(pull);
-      else pull(link);
+    this.kept.pull(caller, id, {
+      caller: from.caller,
+      id: pullId,
+      answer: (r) => from.port.send(r.ok ? { k: K.Ok, id: pullId, v: r.v } : { k: K.Err, id: pullId, e: r.e }, undefined, !r.ok || isJsonSafe(r.v)),
     });
-    if (answer.ok) return answer.v;
-    if (answer.e!.name !== MISSING) throw errorFromData(answer.e!);
-    const supplied = await this.#waitSupply(`${run.from.caller}:${run.msg.id}:${at}`);
-    if (supplied.e) throw errorFromData(supplied.e);
-    return supplied.v;
-  }
-
-  #supply(key: string, value: { v?: unknown; e?: ErrorData }): void {
-    const waiting = this.#supplied.get(key);
-    if (typeof waiting === "function") {
-      this.#supplied.delete(key);
-      waiting(value);
-    } else this.#supplied.set(key, value);
-  }
-
-  #waitSupply(key: string): Promise<{ v?: unknown; e?: ErrorData }> {
-    const have = this.#supplied.get(key);
-    if (have && typeof have !== "function") {
-      this.#supplied.delete(key);
-      return Promise.resolve(have);
-    }
-    return new Promise((resolve) => this.#supplied.set(key, resolve));
   }
 
   /** A caller thread went away: cancel what it asked for and drop what was kept for it. */
   callerGone(caller: string): void {
     for (const run of [...(this.#running.get(caller)?.values() ?? [])]) this.#cancel(run);
-    for (const key of this.#kept.keys()) if (key.startsWith(`${caller}:`)) this.#kept.delete(key);
+    this.kept.threadGone(caller, errorToData(new RequestCancelledError(`the thread that made this call (${caller}) went away`)));
   }
 }
 

@@ -47,7 +47,7 @@ const registered = new WeakSet<object>();
 
 export class Client {
   readonly #links = new Map<string, ReplicaLink>();
-  readonly #linkWaiters = new Map<string, ((link: ReplicaLink) => void)[]>();
+  readonly #linkWaiters = new Map<string, { resolve(link: ReplicaLink): void; reject(err: Error): void }[]>();
   readonly #routers = new Map<string, Router>();
   readonly #replicaSets = new Map<string, { ids: string[]; limits: RouterLimits }>();
 
@@ -63,19 +63,22 @@ export class Client {
     const link = new ReplicaLink(replicaId, port);
     link.models = new Set(this.#models.get(replicaId) ?? []);
     this.#links.set(replicaId, link);
-    for (const wake of this.#linkWaiters.get(replicaId) ?? []) wake(link);
+    for (const w of this.#linkWaiters.get(replicaId) ?? []) w.resolve(link);
     this.#linkWaiters.delete(replicaId);
     for (const [key, set] of this.#replicaSets) if (set.ids.includes(replicaId)) this.#route(key);
   }
 
-  /** The link to `replicaId`, asking the controller for one if this thread has none yet. */
+  /**
+   * The link to `replicaId`, asking the controller for one if this thread has none yet; the
+   * promise rejects if the replica dies first.
+   */
   link(replicaId: string): ReplicaLink | Promise<ReplicaLink> {
     const link = this.#links.get(replicaId);
     if (link && !link.dead) return link;
-    return new Promise((resolve) => {
+    return new Promise((resolve, reject) => {
       const waiters = this.#linkWaiters.get(replicaId);
-      if (waiters) return waiters.push(resolve);
-      this.#linkWaiters.set(replicaId, [resolve]);
+      if (waiters) return waiters.push({ resolve, reject });
+      this.#linkWaiters.set(replicaId, [{ resolve, reject }]);
       this.routes.connect(replicaId);
     });
   }
@@ -114,6 +117,8 @@ export class Client {
     this.#links.delete(replicaId);
     this.#models.delete(replicaId);
     link?.die(err);
+    for (const w of this.#linkWaiters.get(replicaId) ?? []) w.reject(err);
+    this.#linkWaiters.delete(replicaId);
     for (const [key, set] of this.#replicaSets) {
       if (set.ids.includes(replicaId)) {
         set.ids = set.ids.filter((id) => id !== replicaId);

@@ -52,6 +52,11 @@ export class ReplicaLink {
     this.#port.send(msg, undefined, json);
   }
 
+  /** Stops waiting for answers to `id` (a pull withdrawn: none will come, or a late one is dropped). */
+  forget(id: number): void {
+    this.#receivers.delete(id);
+  }
+
   #receive(msg: ToCaller): void {
     const r = this.#receivers.get(msg.id);
     if (r && r.receive(msg)) this.#receivers.delete(msg.id);

@@ -5,6 +5,33 @@
  *
  * A call's id is unique within its caller thread. A reference to a call's result (chaining)
  * names the replica that ran it, the caller thread and the call id.
+ *
+ * Chaining. A caller C passes the response of call U (running at replica R) into call D (sent
+ * to replica S). C asks R to keep U's result (`keep` on the `Call`, or a `Keep` after it) and
+ * sends D with a `Ref` to it; S pulls the value from R. The messages travel on three ports
+ * (C->R, C->S, S->R), so they meet in any order: S's `Pull` may reach R before C's `Call` of U,
+ * while U runs, after U's result is kept, or after U's value already left for C because the
+ * `Keep` came too late. What holds in every order:
+ *
+ *  1. Every `Pull` is answered exactly once, or withdrawn by its puller exactly once:
+ *     - R answers it (`Ok`/`Err`) when U's result is kept there. A pull for a call R has not
+ *       seen, or has already answered to C, waits at R; a pull that finds U running makes R
+ *       keep U's result, so the value stays where it was made.
+ *     - If U's value or error went to C instead (`Ok`/`Err`, not `Kept`), C sends it to S as a
+ *       `Supply`; S takes the first of the two answers and withdraws its pull with `Unpull`.
+ *     - A pull also ends when D is cancelled (S sends `Unpull`), when S's caller port to R or
+ *       R itself dies (the link fails it), or when C goes away (R answers with an error).
+ *  2. C supplies every dependent that is sent, exactly when it receives U's value or error
+ *     (not `Kept`): R keeps a result only if it answers C with `Kept`, so exactly one of "R
+ *     answers the pull" and "C supplies" happens for a value (for an error both may, and the
+ *     first wins).
+ *  3. A `Supply` for D travels on C->S after D's `Call`, so S always knows D when it arrives;
+ *     one for a call that ended is dropped.
+ *  4. R keeps a value from `Kept` until C's `Release` (sent once every dependent of U has
+ *     ended and C has read the value or dropped the response), and an error not at all:
+ *     nothing waits at R longer than the call or the pull that needs it.
+ *
+ * tests/wire/chaining_simulation.test.ts delivers these messages in seeded random orders.
  */
 import type { ErrorData } from "../../sdk/errors.ts";
 import type { HeaderData } from "./headers.ts";
@@ -18,7 +45,10 @@ export const enum K {
   Keep = 3,
   /** caller -> replica: the kept result of call `id` is no longer needed. */
   Release = 4,
-  /** any thread -> replica: send me the kept result `ref`; answered by `Ok`/`Err` with this `id`. */
+  /**
+   * any thread -> replica: send me the kept result `ref`; answered by `Ok`/`Err` with this `id`
+   * once the result is kept here (it waits for a call that has not arrived; see above).
+   */
   Pull = 5,
   /** caller -> replica: the consumer of stream `id` can take `n` more items. */
   Credit = 6,
@@ -27,6 +57,8 @@ export const enum K {
    * late (the value had already left the upstream replica), so the caller passes it on.
    */
   Supply = 7,
+  /** puller -> replica: forget pull `id` of `ref` (the value came another way, or is not needed). */
+  Unpull = 8,
 
   /** replica -> caller: the call's value. */
   Ok = 10,
@@ -82,7 +114,7 @@ export interface IdMsg {
 }
 
 export interface PullMsg {
-  k: K.Pull;
+  k: K.Pull | K.Unpull;
   id: number;
   ref: Ref;
 }
