@@ -59,6 +59,11 @@ export class Replica {
   readonly #pullRoute: PullRoute;
   readonly #slots: Semaphore;
   readonly #idle: (() => void)[] = [];
+  /**
+   * Caller threads that died. What such a thread posted before it died may still arrive after
+   * the news of its death (two ports): it is dropped, or a pull from it would wait forever.
+   */
+  readonly #gone = new Set<string>();
 
   constructor(
     readonly id: string,
@@ -87,6 +92,7 @@ export class Replica {
   }
 
   receive(from: CallerPort, msg: ToReplica): void {
+    if (this.#gone.size !== 0 && this.#gone.has(from.caller)) return;
     switch (msg.k) {
       case K.Call:
         return this.#call(from, msg);
@@ -295,23 +301,25 @@ export class Replica {
    * running keeps its result here; one that comes before the call waits for it (protocol.ts).
    */
   #pull(from: CallerPort, pullId: number, caller: string, id: number): void {
+    const answer = (r: Result) => from.port.send(r.ok ? { k: K.Ok, id: pullId, v: r.v } : { k: K.Err, id: pullId, e: r.e }, undefined, !r.ok || isJsonSafe(r.v));
+    // Nothing is kept for a thread that died: its caller cannot release it.
+    if (this.#gone.size !== 0 && this.#gone.has(caller)) return answer({ ok: false, e: callerGoneError(caller) });
     if (!this.kept.has(caller, id)) {
       const run = this.#find(caller, id);
       if (run) this.#keep(run);
     }
-    this.kept.pull(caller, id, {
-      caller: from.caller,
-      id: pullId,
-      answer: (r) => from.port.send(r.ok ? { k: K.Ok, id: pullId, v: r.v } : { k: K.Err, id: pullId, e: r.e }, undefined, !r.ok || isJsonSafe(r.v)),
-    });
+    this.kept.pull(caller, id, { caller: from.caller, id: pullId, answer });
   }
 
   /** A caller thread went away: cancel what it asked for and drop what was kept for it. */
   callerGone(caller: string): void {
+    this.#gone.add(caller);
     for (const run of [...(this.#running.get(caller)?.values() ?? [])]) this.#cancel(run);
-    this.kept.threadGone(caller, errorToData(new RequestCancelledError(`the thread that made this call (${caller}) went away`)));
+    this.kept.threadGone(caller, callerGoneError(caller));
   }
 }
+
+const callerGoneError = (caller: string) => errorToData(new RequestCancelledError(`the thread that made this call (${caller}) went away`));
 
 function methodsOf(instance: object): string[] {
   const names = new Set<string>();

@@ -51,6 +51,8 @@ export class OutgoingCall implements Call, Routable, Receiver {
   /** Downstream side: responses this call's args wait on. */
   #upstream: { call: OutgoingCall; at: number }[] = [];
   #waitingFor = 0;
+  /** The upstream calls that count this one among their dependents (until it ends). */
+  #retainedFrom: OutgoingCall[] | undefined;
   /** The request this call was made from (cancelling it cancels this call). */
   readonly #scope: CancelScope | undefined;
 
@@ -118,6 +120,7 @@ export class OutgoingCall implements Call, Routable, Receiver {
         continue;
       }
       up.#retain(this, at);
+      (this.#retainedFrom ??= []).push(up);
       (this.msg.refs ??= []).push(at);
       this.msg.args[at] = { replica: up.link!.replicaId, caller: this.thread.name, id: up.id } satisfies Ref;
     }
@@ -184,7 +187,9 @@ export class OutgoingCall implements Call, Routable, Receiver {
     this.#state = "done";
     this.#outcome = outcome;
     leave(this.#scope, this);
-    for (const { call } of this.#upstream) call.#dependentDone();
+    // Only the upstreams that counted this call (a call cancelled while it waited was never counted).
+    for (const up of this.#retainedFrom ?? []) up.#dependentDone();
+    this.#retainedFrom = undefined;
     this.#upstream = [];
     const blocked = this.#onSent;
     this.#onSent = undefined;

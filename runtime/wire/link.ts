@@ -20,6 +20,7 @@ export class ReplicaLink {
   /** Multiplexed model ids the replica holds or is loading, as it last reported. */
   models: ReadonlySet<string> = new Set();
   readonly #receivers = new Map<number, Receiver>();
+  #death: Error | undefined;
   readonly #port: BatchedPort<ToReplica, ToCaller>;
   /** Called when a slot frees up (routers drain their queues). */
   readonly #onFree = new Set<() => void>();
@@ -43,6 +44,8 @@ export class ReplicaLink {
    * `coalesce`: it may wait for the event loop's turn to share a message (see port.ts).
    */
   request(msg: ToReplica, receiver: Receiver, transfer?: Bun.Transferable[], json = false, coalesce = false): void {
+    // A kept value pulled after its replica died: nothing will answer.
+    if (this.#death) return receiver.fail(this.#death);
     this.#receivers.set(msg.id, receiver);
     this.#port.send(msg, transfer, json, coalesce);
   }
@@ -77,6 +80,7 @@ export class ReplicaLink {
   die(err: Error): void {
     if (this.dead) return;
     this.dead = true;
+    this.#death = err;
     const receivers = [...this.#receivers.values()];
     this.#receivers.clear();
     this.#port.close();
