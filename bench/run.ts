@@ -1,4 +1,4 @@
-// `bun bench/run.ts [--quick] [--no-stream] [--no-extra]`: measures the floors, then every
+// `bun bench/run.ts [--quick] [--no-stream] [--no-extra] [--only <text>]`: measures the floors, then every
 // tsserve case in bench/cases/index.ts, and prints one table. Ratios are only meaningful
 // within one run. See bench/README.md.
 import { cases, extraCases, type BenchContext, type Floors } from "./cases/index.ts";
@@ -17,6 +17,8 @@ import { allPass, printTable, type Row } from "./report.ts";
 const quick = process.argv.includes("--quick");
 const streams = !process.argv.includes("--no-stream");
 const extra = !quick && !process.argv.includes("--no-extra");
+/** `--only chain`: run only the cases whose name holds this text (the floors always run). */
+const only = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1] : undefined;
 const http = { connections: 64, durationS: quick ? 2 : 4, warmupS: quick ? 0 : 1 };
 const shortS = quick ? 1 : 2;
 
@@ -62,7 +64,7 @@ if (streams) {
 
 // tsserve cases (c), (d), (e), and the informational ones: see bench/cases/index.ts.
 const ctx: BenchContext = { quick, http, floors, httpErrors: 0, streamFloors };
-for (const c of extra ? [...cases, ...extraCases] : cases) rows.push(...(await step(c.name, () => c.run(ctx))));
+for (const c of (extra ? [...cases, ...extraCases] : cases).filter((c) => !only || c.name.includes(only))) rows.push(...(await step(c.name, () => c.run(ctx))));
 
 // (a) once more, after the cases: other work on a shared machine comes and goes within a run,
 // so HTTP ratios are taken to the mean of both (a) runs, and the spread between them is shown.

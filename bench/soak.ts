@@ -1,6 +1,6 @@
 // `npm run soak [-- --seconds N] [--kill-every N] [--connections N]`: HTTP load on a
-// 2-deployment app (ingress -> downstream, 2 replicas each) while one replica is killed every
-// 10 s, alternating ingress and downstream. Reports requests sent, succeeded and failed, which
+// 3-deployment app (an ingress chaining an upstream's response into a downstream, 2 replicas
+// each) while one replica is killed every 10 s, taking each deployment in turn. Reports requests sent, succeeded and failed, which
 // failures came near a kill, and the main process's RSS (replicas are threads in it) at start
 // and end. Targets: failures only among requests in flight on a killed replica; RSS growth
 // under 10 %. The load comes from a child process (this file with --client), so its memory
@@ -10,7 +10,7 @@
 // 5 s (before the first kill, after the last replacement). One sample moves by +-15 % with
 // the replicas' own garbage collections, which Bun.gc() in the main thread does not reach.
 import { serve, type DeploymentHandle } from "tsserve";
-import { SoakDown, SoakIngress, soakApp, soakFlags } from "./apps/soak.ts";
+import { SoakDown, SoakIngress, SoakUp, soakApp, soakFlags } from "./apps/soak.ts";
 
 const arg = (name: string, dflt: number): number => {
   const i = process.argv.indexOf(name);
@@ -98,9 +98,11 @@ interface Kill {
 }
 
 /** Crashes one replica of `deployment`, then waits (bounded) until a replacement runs. */
-async function kill(deployment: "SoakIngress" | "SoakDown", slot: number): Promise<Kill> {
+type Killable = "SoakIngress" | "SoakUp" | "SoakDown";
+
+async function kill(deployment: Killable, slot: number): Promise<Kill> {
   const before = await replicas(deployment);
-  const handle = serve.getDeploymentHandle(deployment, APP) as DeploymentHandle<typeof SoakIngress | typeof SoakDown>;
+  const handle = serve.getDeploymentHandle(deployment, APP) as DeploymentHandle<typeof SoakIngress | typeof SoakUp | typeof SoakDown>;
   const at = Date.now();
   const err = await handle.crash.remote(slot).then(() => undefined, (e: Error) => e);
   if (err?.name !== "ReplicaDiedError") throw new Error(`crash of a ${deployment} replica answered ${err ? `${err.name}: ${err.message}` : "a value"}`);
@@ -116,7 +118,7 @@ async function kill(deployment: "SoakIngress" | "SoakDown", slot: number): Promi
 
 const { httpUrl } = await serve.start({ http: { host: "127.0.0.1", port: 0 } });
 await serve.run(soakApp, { name: APP, routePrefix: "/" });
-console.error(`soak: ${SoakIngress.deploymentName} -> ${SoakDown.deploymentName}, 2 replicas each, at ${httpUrl}; ${connections} connections, ${seconds} s, a kill every ${killEvery} s`);
+console.error(`soak: ${SoakIngress.deploymentName} chains ${SoakUp.deploymentName} into ${SoakDown.deploymentName}, 2 replicas each, at ${httpUrl}; ${connections} connections, ${seconds} s, a kill every ${killEvery} s`);
 const rssDeployed = rss();
 const warm = await runClient(httpUrl, 3);
 if (warm.ok === 0) throw new Error(`warm-up got no answer: ${JSON.stringify(warm.failed)}`);
@@ -129,7 +131,7 @@ const samples: [number, number][] = [];
 const sampler = setInterval(() => samples.push([Date.now() - started, process.memoryUsage().rss]), 250);
 for (let n = 1; n * killEvery < seconds; n++) {
   await Bun.sleep(Math.max(0, started + n * killEvery * 1000 - Date.now()));
-  const k = await kill(n % 2 ? "SoakIngress" : "SoakDown", n % 1024);
+  const k = await kill((["SoakDown", "SoakIngress", "SoakUp"] as const)[n % 3]!, n % 1024);
   kills.push(k);
   console.error(`soak: t=${((k.at - started) / 1000).toFixed(1)} s killed a ${k.deployment} replica with ${k.inFlight} in flight; replaced in ${k.recoveredMs} ms`);
 }

@@ -13,6 +13,9 @@ export interface ReplicaStatusInfo {
   modelLoads?: number;
   modelUnloads?: number;
   modelLoadMsTotal?: number;
+  /** Requests running or waiting at the replica, and how long the oldest has been there (ms). */
+  ongoingRequests?: number;
+  oldestRequestMs?: number;
 }
 
 /** A change of an autoscaled deployment's target. */

@@ -1,4 +1,5 @@
-// Deployments for bench/soak.ts: an HTTP ingress over a downstream, 2 replicas each. Either
+// Deployments for bench/soak.ts: an HTTP ingress that chains an upstream's response into a
+// downstream (the value goes replica to replica, as in the seeds' chain), 2 replicas each. Any
 // can be told to crash (its Worker exits, as a real crash would), recording first how many
 // requests it had in flight, so the soak can compare its failures with that number.
 import { serve, type DeploymentHandle } from "tsserve";
@@ -31,10 +32,29 @@ export const SoakDown = serve.deployment(class SoakDown {
   }
 }, { numReplicas: 2 });
 
+/** The chain's first step: passes x on (after a tick), so its result is kept and pulled. */
+export const SoakUp = serve.deployment(class SoakUp {
+  active = 0;
+  constructor(private flags: SharedArrayBuffer) {}
+  async call(x: number): Promise<number> {
+    this.active++;
+    try {
+      await tick();
+      return x;
+    } finally {
+      this.active--;
+    }
+  }
+  crash(slot: number) {
+    return crash(this.flags, slot, () => this.active);
+  }
+}, { numReplicas: 2 });
+
 /** GET /?x=N answers 2N. A downstream failure answers 502 `<error name>: downstream`. */
 export const SoakIngress = serve.deployment(class SoakIngress {
   active = 0;
   constructor(
+    private up: DeploymentHandle<typeof SoakUp>,
     private down: DeploymentHandle<typeof SoakDown>,
     private flags: SharedArrayBuffer,
   ) {}
@@ -43,7 +63,7 @@ export const SoakIngress = serve.deployment(class SoakIngress {
     try {
       const x = Number(new URL(request.url).searchParams.get("x") ?? 0);
       try {
-        return String(await this.down.remote(x));
+        return String(await this.down.remote(this.up.remote(x)));
       } catch (err) {
         return new Response(`${(err as Error).name}: downstream`, { status: 502 });
       }
@@ -57,4 +77,4 @@ export const SoakIngress = serve.deployment(class SoakIngress {
 }, { numReplicas: 2 });
 
 export const soakFlags = new SharedArrayBuffer(4096);
-export const soakApp = SoakIngress.bind(SoakDown.bind(soakFlags), soakFlags);
+export const soakApp = SoakIngress.bind(SoakUp.bind(soakFlags), SoakDown.bind(soakFlags), soakFlags);

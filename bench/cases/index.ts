@@ -7,6 +7,7 @@
 //   (e) handle calls from the main thread:
 //       sequential p50 us, ratioTo floors.roundTrip.p50Us, target 1.5, lowerIsBetter
 //       256 in flight calls/s, ratioTo floors.pipelined.perS, targetValue 300_000
+// Issue 11: the seeds' chain, chained/awaited >= 1 over HTTP and handles (chain.ts)
 import type { HttpLoadResult } from "../load.ts";
 import type { LatencyResult } from "../floors.ts";
 import type { Row } from "../report.ts";
@@ -16,6 +17,7 @@ import { httpDefaultLimits, httpOneHop, httpTwoHops } from "./http.ts";
 import { autoscaling } from "./autoscale.ts";
 import { batching } from "./batch.ts";
 import { multiplexing } from "./multiplex.ts";
+import { chaining } from "./chain.ts";
 
 /** Floors measured earlier in the same run; compare against these, never against other runs. */
 export interface Floors {
@@ -41,7 +43,7 @@ export interface BenchCase {
   run(ctx: BenchContext): Promise<Row[]>;
 }
 
-export const cases: BenchCase[] = [httpOneHop, httpTwoHops, handleCalls, streaming, multiplexing, batching, autoscaling];
+export const cases: BenchCase[] = [httpOneHop, httpTwoHops, chaining, handleCalls, streaming, multiplexing, batching, autoscaling];
 
 /** Informational cases, run unless `--quick` or `--no-extra`. */
 export const extraCases: BenchCase[] = [httpDefaultLimits];

@@ -9,7 +9,7 @@ import type { ApplicationStatus, ServeStatus } from "../../sdk/status.ts";
 import type { RouterLimits } from "../router/router.ts";
 import type { Directory } from "../replica/directory.ts";
 import type { ControllerForReplica } from "../replica/host.ts";
-import { DeploymentState, type ModelStats } from "./deployment.ts";
+import { DeploymentState, type ReplicaStats } from "./deployment.ts";
 import { ReplicaWorker } from "./worker.ts";
 
 /** A thread that calls replicas: the main thread, or a replica holding handles. */
@@ -349,12 +349,12 @@ export class Controller {
   }
 
   /** Each running replica's multiplexed model loads, unloads and load time (a replica that does not answer within 1 s is left out). */
-  async #modelStats(): Promise<Map<string, ModelStats>> {
-    const out = new Map<string, ModelStats>();
+  async #replicaStats(): Promise<Map<string, ReplicaStats>> {
+    const out = new Map<string, ReplicaStats>();
     await Promise.all(
       [...this.#replicas.values()].filter((r) => r.state === "RUNNING").map(async (r) => {
         let timer: ReturnType<typeof setTimeout> | undefined;
-        const stats = await Promise.race([r.host.modelStats(), new Promise<undefined>((ok) => (timer = setTimeout(() => ok(undefined), 1000)))]).catch(() => undefined);
+        const stats = await Promise.race([r.host.stats(), new Promise<undefined>((ok) => (timer = setTimeout(() => ok(undefined), 1000)))]).catch(() => undefined);
         clearTimeout(timer);
         if (stats) out.set(r.id, stats);
       }),
@@ -364,11 +364,11 @@ export class Controller {
 
   /** Every application, its deployments and their replicas, as serve.status() shows them. */
   async status(): Promise<ServeStatus["applications"]> {
-    const models = await this.#modelStats();
+    const stats = await this.#replicaStats();
     const out: ServeStatus["applications"] = {};
     for (const [name, app] of this.apps) {
       const deployments: Record<string, ReturnType<DeploymentState["info"]>> = {};
-      for (const [dn, d] of app.deployments) deployments[dn] = d.info(models);
+      for (const [dn, d] of app.deployments) deployments[dn] = d.info(stats);
       let status = app.status;
       if (status === "RUNNING" && Object.values(deployments).some((d) => d.status === "UNHEALTHY")) status = "UNHEALTHY";
       out[name] = { status, message: app.message, routePrefix: app.spec.routePrefix, deployments };

@@ -9,12 +9,19 @@ import type { RouterLimits } from "../router/router.ts";
 import { Autoscaler, pickToStop } from "./autoscaler.ts";
 import { ReplicaWorker } from "./worker.ts";
 
-/** A replica's multiplexed model loads, unloads and total load time (ms). */
-export interface ModelStats {
+/** What a replica reports for status: multiplexed model loads, unloads and load time (ms), and its requests. */
+export interface ReplicaStats {
   loads: number;
   unloads: number;
   loadMsTotal: number;
+  /** Requests running or waiting at the replica. */
+  ongoing: number;
+  /** How long the oldest of them has been there (ms); 0 when none. */
+  oldestMs: number;
 }
+
+/** A replica whose every slot has been held this long is shown as stalled in status. */
+export const STALLED_AFTER_MS = 30_000;
 
 /** How many times one replica slot may fail to start before the deployment has failed. */
 export const START_ATTEMPTS = 3;
@@ -286,19 +293,23 @@ export class DeploymentState {
     this.replicas = [];
   }
 
-  /** The deployment as serve.status() shows it; `models`: each replica's model loading counts, where known. */
-  info(models: ReadonlyMap<string, ModelStats>): DeploymentStatusInfo {
+  /** The deployment as serve.status() shows it; `stats`: what each replica reported, where it answered. */
+  info(stats: ReadonlyMap<string, ReplicaStats>): DeploymentStatusInfo {
     const replicaStates: Partial<Record<ReplicaState, number>> = {};
     for (const r of this.replicas) replicaStates[r.state] = (replicaStates[r.state] ?? 0) + 1;
     const replicas = this.replicas.map((r): ReplicaStatusInfo => {
       const row: ReplicaStatusInfo = { replicaId: r.id, state: r.state, multiplexedModelIds: [...r.models] };
-      const s = models.get(r.id);
-      if (s) Object.assign(row, { modelLoads: s.loads, modelUnloads: s.unloads, modelLoadMsTotal: s.loadMsTotal });
+      const s = stats.get(r.id);
+      if (s) Object.assign(row, { modelLoads: s.loads, modelUnloads: s.unloads, modelLoadMsTotal: s.loadMsTotal, ongoingRequests: s.ongoing, oldestRequestMs: Math.round(s.oldestMs) });
       return row;
     });
+    // A request that never ends holds its slot forever: say so where every slot of a replica is held that way.
+    const max = this.spec.options.maxOngoingRequests;
+    const stalled = replicas.filter((r) => (r.ongoingRequests ?? 0) >= max && (r.oldestRequestMs ?? 0) >= STALLED_AFTER_MS);
+    const stalledNote = stalled.map((r) => `replica ${r.replicaId} has had all ${max} request slots busy for ${Math.round(r.oldestRequestMs! / 1000)} s or more`).join("; ");
     const info: DeploymentStatusInfo = {
       status: this.status,
-      message: this.message,
+      message: [this.message, stalledNote].filter(Boolean).join("; "),
       replicaStates,
       replicas,
       targetReplicas: this.wanted,

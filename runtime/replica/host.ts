@@ -19,6 +19,7 @@ import type { Directory } from "./directory.ts";
 import { loadTarget } from "./load.ts";
 import { type CallerPort, Replica } from "./replica.ts";
 import { ReplicaRuntime } from "./runtime.ts";
+import type { ReplicaStats } from "../controller/deployment.ts";
 
 /** What a replica may ask of the controller. */
 export interface ControllerForReplica {
@@ -233,10 +234,10 @@ export class ReplicaHost {
     }
   }
 
-  /** Multiplexed model loads, unloads and load time in this replica (for status and metrics). */
-  modelStats(): { loads: number; unloads: number; loadMsTotal: number } {
+  /** Multiplexed model loads, unloads and load time in this replica, and its requests (for status). */
+  stats(): ReplicaStats {
     const { loads, unloads, loadMsTotal } = multiplexStats();
-    return { loads, unloads, loadMsTotal };
+    return { loads, unloads, loadMsTotal, ongoing: this.#replica?.ongoing ?? 0, oldestMs: this.#replica?.oldestRequestMs() ?? 0 };
   }
 }
 

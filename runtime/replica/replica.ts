@@ -27,6 +27,8 @@ export interface CallerPort {
 interface Running {
   from: CallerPort;
   msg: CallMsg;
+  /** When it arrived (performance.now()), for status's oldest request. */
+  at: number;
   /** Made on first use of the request's signal: most requests never look at it. */
   ac: AbortController | undefined;
   cancelled: boolean;
@@ -81,6 +83,13 @@ export class Replica {
     return this.#ongoing;
   }
 
+  /** How long the oldest request here has been running or waiting (ms); 0 when none. */
+  oldestRequestMs(): number {
+    let oldest = Infinity;
+    for (const calls of this.#running.values()) for (const run of calls.values()) oldest = Math.min(oldest, run.at);
+    return oldest === Infinity ? 0 : performance.now() - oldest;
+  }
+
   setMaxOngoing(n: number): void {
     this.#slots.resize(n);
   }
@@ -119,7 +128,7 @@ export class Replica {
   }
 
   #call(from: CallerPort, msg: CallMsg): void {
-    const run: Running = { from, msg, ac: undefined, cancelled: false, kept: false };
+    const run: Running = { from, msg, at: performance.now(), ac: undefined, cancelled: false, kept: false };
     let calls = this.#running.get(from.caller);
     if (!calls) this.#running.set(from.caller, (calls = new Map()));
     calls.set(msg.id, run);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { serve } from "tsserve";
 import { eventually, startServe, type Served } from "../harness.ts";
-import { loadFlags, sleeperApp, waiterApp } from "../fixtures/load.ts";
+import { loadFlags, sleeperApp, stuckApp, waiterApp } from "../fixtures/load.ts";
 
 let s: Served;
 const flags = new Int32Array(loadFlags);
@@ -69,5 +69,18 @@ describe("load, cancellation and timeouts", () => {
     expect(dropped[0]![1]).toBe("Request dropped due to backpressure (num_queued_requests=1, max_queued_requests=1).");
     expect(answers.filter(([status, body]) => status === 200 && body === "slept").length).toBe(2);
     await serve.delete("bph");
+  });
+
+  test("a replica whose requests stall shows them in serve.status(): how many, and for how long", async () => {
+    const h = await serve.run(stuckApp, { name: "stuck", routePrefix: null });
+    const calls = [h.remote(), h.remote(), h.remote()];
+    const replica = await eventually(async () => {
+      const r = (await serve.status()).applications.stuck!.deployments.Stuck!.replicas[0]!;
+      return r.ongoingRequests === 2 && r.oldestRequestMs! >= 50 ? r : undefined;
+    });
+    expect(replica.state).toBe("RUNNING");
+    for (const c of calls) c.cancel();
+    await eventually(async () => (await serve.status()).applications.stuck!.deployments.Stuck!.replicas[0]!.ongoingRequests === 0);
+    await serve.delete("stuck");
   });
 });
