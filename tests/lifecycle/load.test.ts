@@ -78,7 +78,7 @@ describe("load, cancellation and timeouts", () => {
       const r = (await serve.status()).applications.stuck!.deployments.Stuck!.replicas[0]!;
       return r.ongoingRequests === 2 && r.oldestRequestMs! >= 50 ? r : undefined;
     });
-    expect(replica.state).toBe("RUNNING");
+    expect(replica!.state).toBe("RUNNING");
     for (const c of calls) c.cancel();
     await eventually(async () => (await serve.status()).applications.stuck!.deployments.Stuck!.replicas[0]!.ongoingRequests === 0);
     await serve.delete("stuck");
