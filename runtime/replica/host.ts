@@ -265,7 +265,8 @@ class Gate {
   readonly #calls = new Set<string>();
 
   take(cp: CallerPort, msg: ToReplica, replica: Replica): void {
-    const key = `${cp.caller}:${msg.id}`;
+    // A Then waits with the call it depends on.
+    const key = `${cp.caller}:${msg.k === K.Then ? msg.up : msg.id}`;
     if (msg.k === K.Call) {
       this.#calls.add(key);
       this.#held.push({ cp, msg });

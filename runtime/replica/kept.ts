@@ -68,6 +68,12 @@ export class KeptResults {
     for (const p of pullers) p.answer(result);
   }
 
+  /** The kept value of call `id` of `caller`, if it ended with one. */
+  valueOf(caller: string, id: number): { v: unknown } | undefined {
+    const result = this.#byCaller.get(caller)?.get(id)?.result;
+    return result?.ok ? result : undefined;
+  }
+
   /** The caller no longer needs the value. */
   release(caller: string, id: number): void {
     const entry = this.#byCaller.get(caller)?.get(id);

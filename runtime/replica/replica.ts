@@ -9,12 +9,13 @@ import type { DeploymentSpec } from "../../sdk/graph.ts";
 import { takeTransfer } from "../../sdk/transfer.ts";
 import { type Client, newRequestId } from "../router/client.ts";
 import type { BatchedPort } from "../wire/port.ts";
-import { type CallMsg, type HttpRequestData, type HttpResponseData, K, type ToCaller, type ToReplica } from "../wire/protocol.ts";
+import { type CallMsg, type HttpRequestData, type HttpResponseData, K, type ThenMsg, type ToCaller, type ToReplica } from "../wire/protocol.ts";
 import { iteratorOf, StreamedHttp, toRequest, toResponseData } from "./http.ts";
 import { isJsonSafe } from "../wire/json.ts";
 import { type Cancellable, cancelChildren, type CancelScope, SCOPE } from "../wire/scope.ts";
 import { KeptResults, type Result } from "./kept.ts";
 import { type PullRoute, RefArgs } from "./ref_args.ts";
+import { Relays, type ThenHolder } from "./relay.ts";
 import { Semaphore } from "./semaphore.ts";
 import { Producer } from "./stream.ts";
 
@@ -24,7 +25,7 @@ export interface CallerPort {
   readonly port: BatchedPort<ToCaller, ToReplica>;
 }
 
-interface Running {
+interface Running extends ThenHolder {
   from: CallerPort;
   msg: CallMsg;
   /** When it arrived (performance.now()), for status's oldest request. */
@@ -58,6 +59,8 @@ export class Replica {
   #ongoing = 0;
   /** Results kept for pulls, and pulls waiting for them (the upstream side of chaining). */
   readonly kept = new KeptResults();
+  /** Downstream calls waiting for a call here, or sent on for their caller (the chain's short road). */
+  readonly relays: Relays;
   readonly #pullRoute: PullRoute;
   readonly #slots: Semaphore;
   readonly #idle: (() => void)[] = [];
@@ -76,6 +79,7 @@ export class Replica {
   ) {
     this.#slots = new Semaphore(spec.options.maxOngoingRequests);
     this.#pullRoute = { self: id, kept: this.kept, link: (replicaId) => client.link(replicaId) };
+    this.relays = new Relays(this.#pullRoute.link);
   }
 
   /** Requests running or waiting here. */
@@ -107,8 +111,12 @@ export class Replica {
         return this.#call(from, msg);
       case K.Cancel: {
         const run = this.#find(from.caller, msg.id);
-        return run && this.#cancel(run);
+        if (run) return this.#cancel(run);
+        this.relays.cancel(from.caller, msg.id);
+        return;
       }
+      case K.Then:
+        return this.#then(from, msg);
       case K.Keep: {
         const run = this.#find(from.caller, msg.id);
         return run && this.#keep(run);
@@ -135,6 +143,7 @@ export class Replica {
     this.#ongoing++;
     // Pulls that came before the call (protocol.ts, invariant 1) keep its result here too.
     if (msg.keep || this.kept.has(from.caller, msg.id)) this.#keep(run);
+    if (msg.thens) for (const then of msg.thens) this.relays.wait(from, then, run);
     if (!msg.refs && this.#slots.tryAcquire()) return this.#invoke(run, msg.args);
     this.#prepare(run).catch((err) => this.#finish(run, false, err));
   }
@@ -265,14 +274,18 @@ export class Replica {
   #finish(run: Running, ok: boolean, value: unknown, json?: boolean): void {
     if (!this.#forget(run)) return;
     const { from, msg } = run;
-    if (run.kept) {
+    if (run.kept || run.thens) {
       const result: Result = ok ? { ok: true, v: value } : { ok: false, e: errorToData(value) };
-      this.kept.settle(from.caller, msg.id, result);
-      from.port.send(result.ok ? { k: K.Kept, id: msg.id } : { k: K.Err, id: msg.id, e: result.e }, undefined, true);
-      return;
+      if (run.thens) this.relays.ended(run, result);
+      if (run.kept) {
+        this.kept.settle(from.caller, msg.id, result);
+        from.port.send(result.ok ? keptMsg(msg.id, value) : { k: K.Err, id: msg.id, e: result.e }, undefined, true);
+        return;
+      }
     }
     if (ok) {
-      const transfer = json === undefined ? takeTransfer(value) : undefined;
+      // A value also sent on downstream is copied, not moved: the downstream call has it too.
+      const transfer = json === undefined && !run.thens ? takeTransfer(value) : undefined;
       from.port.send({ k: K.Ok, id: msg.id, v: value }, transfer, json ?? (!transfer && isJsonSafe(value)));
     } else from.port.send({ k: K.Err, id: msg.id, e: errorToData(value) }, undefined, true);
   }
@@ -296,6 +309,18 @@ export class Replica {
     run.refs?.cancel(err);
     cancelChildren(run);
     run.producer?.stop();
+  }
+
+  /**
+   * A downstream call to run with the value of call `then.up` here (protocol.ts, rule 5): it
+   * waits for that call, goes on at once if the value is kept here, or is `Late`.
+   */
+  #then(from: CallerPort, then: ThenMsg): void {
+    const run = this.#find(from.caller, then.up);
+    if (run) return this.relays.wait(from, then, run);
+    const kept = this.kept.valueOf(from.caller, then.up);
+    if (kept) this.relays.now(from, then, kept.v);
+    else from.port.send({ k: K.Late, id: then.id }, undefined, true);
   }
 
   /** A caller will pass this call's result on: keep it here when it is done. */
@@ -325,7 +350,14 @@ export class Replica {
     this.#gone.add(caller);
     for (const run of [...(this.#running.get(caller)?.values() ?? [])]) this.#cancel(run);
     this.kept.threadGone(caller, callerGoneError(caller));
+    this.relays.callerGone(caller);
   }
+}
+
+/** `Kept`, with the value when copying it costs nothing (the caller then never pulls it). */
+function keptMsg(id: number, value: unknown): ToCaller {
+  const cheap = value === null || Number.isFinite(value) || typeof value === "boolean" || (typeof value === "string" && value.length <= 256);
+  return cheap ? { k: K.Kept, id, v: value } : { k: K.Kept, id };
 }
 
 const callerGoneError = (caller: string) => errorToData(new RequestCancelledError(`the thread that made this call (${caller}) went away`));

@@ -11,7 +11,7 @@ import { nextId } from "./ids.ts";
 import { type CancelScope, enter, leave } from "./scope.ts";
 import { isJsonSafe } from "./json.ts";
 import type { ReplicaLink, Receiver } from "./link.ts";
-import { type CallContext, type CallMsg, K, type Ref, type ToCaller } from "./protocol.ts";
+import { type CallContext, type CallMsg, K, type Ref, type ThenMsg, type ToCaller } from "./protocol.ts";
 import type { Routable, Router } from "../router/router.ts";
 
 type Outcome = { ok: true; v: unknown } | { ok: false; e: Error } | { kept: true };
@@ -53,6 +53,10 @@ export class OutgoingCall implements Call, Routable, Receiver {
   #waitingFor = 0;
   /** The upstream calls that count this one among their dependents (until it ends). */
   #retainedFrom: OutgoingCall[] | undefined;
+  /** The chain's short road (protocol.ts, rule 5): the one pending upstream, whose replica sends this call on. */
+  #then: { up: OutgoingCall; at: number } | undefined;
+  /** Where this call's answers come from when that is not `link`: the upstream's replica, which relays them. */
+  #answeredBy: ReplicaLink | undefined;
   /** The request this call was made from (cancelling it cancels this call). */
   readonly #scope: CancelScope | undefined;
 
@@ -112,33 +116,94 @@ export class OutgoingCall implements Call, Routable, Receiver {
 
   /** Fills in each upstream argument: its value if here already, else a reference to where it is. */
   #submit(): void {
-    for (const { call: up, at } of this.#upstream) {
-      const o = up.#outcome;
-      if (o && "ok" in o) {
-        if (!o.ok) return this.#settle({ ok: false, e: o.e });
-        this.msg.args[at] = o.v;
-        continue;
+    if (this.#upstream.length === 1 && !this.transfer) {
+      const { call: up, at } = this.#upstream[0]!;
+      if (!up.#outcome && up.link) {
+        // One pending upstream: its replica will send this call on with the value (rule 5).
+        this.#then = { up, at };
+        this.msg.args[at] = null;
+        this.#state = "queued";
+        return this.router.submit(this);
       }
-      up.#retain(this, at);
-      (this.#retainedFrom ??= []).push(up);
-      (this.msg.refs ??= []).push(at);
-      this.msg.args[at] = { replica: up.link!.replicaId, caller: this.thread.name, id: up.id } satisfies Ref;
+    }
+    for (const { call: up, at } of this.#upstream) {
+      if (!this.#fill(up, at)) return;
     }
     this.#state = "queued";
     this.router.submit(this);
+  }
+
+  /**
+   * Puts upstream `up`'s value at `args[at]` if it is here, else a reference to it at its
+   * replica; false when `up` failed (this call has failed with it).
+   */
+  #fill(up: OutgoingCall, at: number): boolean {
+    const o = up.#outcome;
+    if (o && "ok" in o) {
+      if (!o.ok) {
+        this.#settle({ ok: false, e: o.e });
+        return false;
+      }
+      this.msg.args[at] = o.v;
+      return true;
+    }
+    up.#retain(this, at);
+    (this.#retainedFrom ??= []).push(up);
+    (this.msg.refs ??= []).push(at);
+    this.msg.args[at] = { replica: up.link!.replicaId, caller: this.thread.name, id: up.id } satisfies Ref;
+    return true;
   }
 
   dispatch(link: ReplicaLink): void {
     this.link = link;
     this.#counted = true;
     this.#state = "sent";
-    link.request(this.msg, this, this.transfer, !this.transfer && isJsonSafe(this.msg.args));
+    const then = this.#then;
+    if (then && !then.up.#outcome && !then.up.link!.dead) {
+      // Counted at `link`, sent through the upstream's replica, which relays the answers.
+      const via = (this.#answeredBy = then.up.link!);
+      const msg: ThenMsg = { k: K.Then, id: this.id, up: then.up.id, to: link.replicaId, at: then.at, call: this.msg };
+      if (via.holds(then.up.msg) && isJsonSafe(this.msg.args)) {
+        // The upstream call has not left yet: ride on it, so its replica knows before it runs it.
+        (then.up.msg.thens ??= []).push(msg);
+        via.expect(this.id, this);
+      } else via.request(msg, this, undefined, isJsonSafe(this.msg.args));
+    } else if (this.#sendItself()) {
+      link.request(this.msg, this, this.transfer, !this.transfer && isJsonSafe(this.msg.args));
+    }
     const sent = this.#onSent;
     this.#onSent = undefined;
     if (sent) for (const f of sent) f();
   }
 
+  /**
+   * Before sending this call itself: an upstream it was to be sent on by has ended (or came
+   * `Late`), so its value, or a reference to it, goes in now. False when the upstream failed.
+   */
+  #sendItself(): boolean {
+    const then = this.#then;
+    if (!then) return true;
+    this.#then = undefined;
+    this.#answeredBy = undefined;
+    if (this.#fill(then.up, then.at)) return true;
+    this.#uncount();
+    return false;
+  }
+
+  #uncount(): void {
+    if (!this.#counted) return;
+    this.#counted = false;
+    this.link!.release();
+  }
+
   receive(msg: ToCaller): boolean {
+    if (msg.k === K.Late) {
+      // The upstream had answered before our Then came: send this call ourselves (still counted at `link`).
+      this.#answeredBy?.forget(this.id);
+      if (this.#state !== "sent") this.#uncount();
+      else if (this.#sendItself()) this.link!.request(this.msg, this, undefined, isJsonSafe(this.msg.args));
+      return false; // forgotten above, and maybe asked for again on `link` (which may be the same link)
+    }
     if (this.#counted) {
       this.#counted = false;
       this.link!.release();
@@ -152,15 +217,19 @@ export class OutgoingCall implements Call, Routable, Receiver {
         return true;
       case K.Kept:
         this.#keptAtReplica = true;
-        this.#settle({ kept: true });
+        if ("v" in msg) {
+          // The value came along: nobody here will pull it, so it is released once the dependents are done.
+          this.#valueFetched = true;
+          this.#settle({ ok: true, v: msg.v }, true);
+        } else this.#settle({ kept: true });
         return true;
     }
     return true;
   }
 
-  /** The link died, or the router refused the call before sending it. */
+  /** The link died (the replica's, or the relaying upstream's), or the router refused the call before sending it. */
   fail(err: Error): void {
-    this.#counted = false;
+    this.#uncount();
     this.#settle({ ok: false, e: err });
   }
 
@@ -178,11 +247,12 @@ export class OutgoingCall implements Call, Routable, Receiver {
     if (this.#cancelled || this.#state === "done") return;
     this.#cancelled = true;
     if (this.#state === "queued") this.router.withdraw(this);
-    if (this.#state === "sent") this.link!.post({ k: K.Cancel, id: this.id });
+    if (this.#state === "sent") (this.#answeredBy ?? this.link!).post({ k: K.Cancel, id: this.id });
     this.#settle({ ok: false, e: new RequestCancelledError(`request ${this.msg.ctx.requestId || this.id} was cancelled`) });
   }
 
-  #settle(outcome: Outcome): void {
+  /** `kept`: the value is also kept at the replica, for the dependents that pull it (they need no Supply). */
+  #settle(outcome: Outcome, kept = false): void {
     if (this.#state === "done") return;
     this.#state = "done";
     this.#outcome = outcome;
@@ -202,7 +272,8 @@ export class OutgoingCall implements Call, Routable, Receiver {
     const waiters = this.#waiters;
     this.#waiters = undefined;
     if (waiters) for (const w of waiters) outcome.ok ? w.resolve(outcome.v) : w.reject(outcome.e);
-    if (this.#keep === "asked") this.#supplyDependents(outcome);
+    if (kept) this.#maybeRelease();
+    else if (this.#keep === "asked") this.#supplyDependents(outcome);
   }
 
   /** Upstream: `dependent` reads this call's value from our replica. */
@@ -214,7 +285,7 @@ export class OutgoingCall implements Call, Routable, Receiver {
       // If the call has not left this tick's batch yet, the flag travels with it; if it has,
       // the Keep message catches it (or comes too late, and the caller supplies the value).
       this.msg.keep = true;
-      this.link!.post({ k: K.Keep, id: this.id });
+      if (!this.link!.holds(this.msg)) this.link!.post({ k: K.Keep, id: this.id });
     }
   }
 
@@ -257,7 +328,8 @@ export class OutgoingCall implements Call, Routable, Receiver {
     if (this.#released || this.#dependentsLeft > 0 || !this.#keptAtReplica) return;
     if (!this.#valueFetched && !this.#unreachable) return;
     this.#released = true;
-    if (this.link && !this.link.dead) this.link.post({ k: K.Release, id: this.id });
+    // Nothing waits on a release: it leaves with whatever goes to that replica this turn.
+    if (this.link && !this.link.dead) this.link.post({ k: K.Release, id: this.id }, true, true);
   }
 
   #pulling = false;

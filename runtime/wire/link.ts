@@ -50,9 +50,20 @@ export class ReplicaLink {
     this.#port.send(msg, transfer, json, coalesce);
   }
 
-  /** Sends a message that gets no answer of its own (control messages are plain JSON). */
-  post(msg: ToReplica, json = true): void {
-    this.#port.send(msg, undefined, json);
+  /** Answers to `id` go to `receiver`, though no message of that id is sent (a `Then` riding on a call). */
+  expect(id: number, receiver: Receiver): void {
+    if (this.#death) return receiver.fail(this.#death);
+    this.#receivers.set(id, receiver);
+  }
+
+  /** Sends a message that gets no answer of its own (control messages are plain JSON); `coalesce`: see port.ts. */
+  post(msg: ToReplica, json = true, coalesce = false): void {
+    this.#port.send(msg, undefined, json, coalesce);
+  }
+
+  /** Whether `msg` has not left yet (it waits in this tick's batch), so changing it still counts. */
+  holds(msg: ToReplica): boolean {
+    return this.#port.holds(msg);
   }
 
   /** Stops waiting for answers to `id` (a pull withdrawn: none will come, or a late one is dropped). */

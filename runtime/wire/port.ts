@@ -71,6 +71,11 @@ export class BatchedPort<Out, In> {
     }
   }
 
+  /** Whether `msg` still waits in the batch (it has not been posted). */
+  holds(msg: Out): boolean {
+    return this.#queue.lastIndexOf(msg) >= 0;
+  }
+
   #flushLater = (): void => {
     this.#later = false;
     this.#flush();

@@ -31,6 +31,17 @@
  *     ended and C has read the value or dropped the response), and an error not at all:
  *     nothing waits at R longer than the call or the pull that needs it.
  *
+ * The common chain, a call D whose one pending argument is U's response, takes a shorter road
+ * (as many messages as awaiting U and passing its value, and the value never crosses C): C
+ * sends D to R as a `Then` beside U, naming the replica S its router picked. When U ends, R
+ * calls S itself with the value in place and relays S's answers to C, under D's id.
+ *
+ *  5. A `Then` travels on C->R after U's `Call`. R answers it exactly once: with S's answer
+ *     (relayed), with U's error, with the error of R's link to S, or with `Late` when U had
+ *     already answered C (C then sends D itself, by value or with a `Ref`). C's messages about
+ *     D (a `Cancel`) go to R, which passes them on to S or drops the waiting `Then`; if R dies,
+ *     D fails there and S, hearing of it, cancels what R asked of it.
+ *
  * tests/wire/chaining_simulation.test.ts delivers these messages in seeded random orders.
  */
 import type { ErrorData } from "../../sdk/errors.ts";
@@ -59,17 +70,25 @@ export const enum K {
   Supply = 7,
   /** puller -> replica: forget pull `id` of `ref` (the value came another way, or is not needed). */
   Unpull = 8,
+  /** caller -> replica: when call `up` ends with a value, run call `id` at replica `to` with it (rule 5). */
+  Then = 9,
 
   /** replica -> caller: the call's value. */
   Ok = 10,
   /** replica -> caller: the call failed. */
   Err = 11,
-  /** replica -> caller: the call succeeded; its value is kept at the replica for pulls. */
+  /**
+   * replica -> caller: the call succeeded; its value is kept at the replica for pulls. A value
+   * that costs nothing to copy (a number, a short string...) comes along as `v`, so the caller
+   * never pulls it.
+   */
   Kept = 12,
   /** replica -> caller: the next items of stream `id`. */
   Items = 13,
   /** replica -> caller: stream `id` ended. */
   End = 14,
+  /** replica -> caller: the `Then` of call `id` came after its upstream had answered: send it yourself. */
+  Late = 15,
 }
 
 /** A reference to a kept result: which replica ran it, for which caller thread, which call. */
@@ -106,10 +125,12 @@ export interface CallMsg {
    * the tick it was sent, so even a synchronous method's value stays where it was made.
    */
   keep?: boolean;
+  /** `Then`s that left in the same batch as this call ride on it, so they are here before it runs. */
+  thens?: ThenMsg[];
 }
 
 export interface IdMsg {
-  k: K.Cancel | K.Keep | K.Release | K.Kept | K.End;
+  k: K.Cancel | K.Keep | K.Release | K.Kept | K.End | K.Late;
   id: number;
 }
 
@@ -117,6 +138,18 @@ export interface PullMsg {
   k: K.Pull | K.Unpull;
   id: number;
   ref: Ref;
+}
+
+export interface ThenMsg {
+  k: K.Then;
+  /** The downstream call's id (its answers come back under it). */
+  id: number;
+  /** The upstream call whose value fills `call.args[at]`. */
+  up: number;
+  /** The replica the caller's router picked for the downstream call. */
+  to: string;
+  at: number;
+  call: CallMsg;
 }
 
 export interface CreditMsg {
@@ -134,7 +167,7 @@ export interface SupplyMsg {
 }
 
 export interface OkMsg {
-  k: K.Ok;
+  k: K.Ok | K.Kept;
   id: number;
   v: unknown;
 }
@@ -152,7 +185,7 @@ export interface ItemsMsg {
 }
 
 /** What a caller sends to a replica. */
-export type ToReplica = CallMsg | IdMsg | PullMsg | CreditMsg | SupplyMsg;
+export type ToReplica = CallMsg | IdMsg | PullMsg | CreditMsg | SupplyMsg | ThenMsg;
 /** What a replica sends back. */
 export type ToCaller = OkMsg | ErrMsg | ItemsMsg | IdMsg;
 

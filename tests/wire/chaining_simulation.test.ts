@@ -17,13 +17,25 @@ interface Expectation {
   outcome?: { v?: unknown; e?: Error };
 }
 
-/** A method that answers at once or at a later step of the schedule (and never from a dead replica). */
+/**
+ * Values are numbers, or `{ n }` from 1000 up: a number comes back with `Kept`, an object stays
+ * kept at its replica and is pulled, so the schedules take both roads.
+ */
+type Value = number | { n: number };
+const num = (v: Value): number => (typeof v === "object" ? v.n : v);
+const wrap = (n: number): Value => (n >= 1000 ? { n } : n);
+
+/**
+ * A method of one or two values that answers at once or at a later step of the schedule (and
+ * never from a dead replica).
+ */
 function method(sim: Sim, dead: () => boolean, f: (x: number) => number) {
-  return (x: number) => {
-    if (typeof x !== "number") throw new TypeError(`expected a number, got ${JSON.stringify(x)}`);
+  return (a: Value, b?: Value) => {
+    for (const v of [a, b ?? 0]) if (typeof num(v) !== "number") throw new TypeError(`expected a value, got ${JSON.stringify(v)}`);
+    const x = num(a) + num(b ?? 0);
     if (x < 0) throw new RangeError(`cannot take ${x}`);
-    if (sim.random() < 0.5) return f(x);
-    return new Promise<number>((resolve) => sim.later(() => void (dead() ? undefined : resolve(f(x)))));
+    if (sim.random() < 0.5) return wrap(f(x));
+    return new Promise<Value>((resolve) => sim.later(() => void (dead() ? undefined : resolve(wrap(f(x))))));
   };
 }
 
@@ -77,12 +89,22 @@ async function schedule(seed: number): Promise<string> {
   const calls = 8 + Math.floor(sim.random() * 8);
   for (let i = 0; i < calls; i++) {
     sim.later(() => {
-      const x = sim.random() < 0.15 ? -1 - i : i;
+      const r = sim.random();
+      const x = r < 0.15 ? -1 - i : r < 0.5 ? 1000 + i : i;
       const fails = x < 0 ? "RangeError" : undefined;
       const ok = (v: number) => (fails ? undefined : v);
-      const kind = sim.pick(["chain", "fan", "ingress", "awaited"] as const);
+      const kind = sim.pick(["chain", "fan", "ingress", "awaited", "pair", "later"] as const);
       if (kind === "ingress") return void expectCall(`ingress(${x})`, respond(main, "Ingress", sim, [x]), ok((x + 1) * 2), fails);
       const sum = respond(main, "Adder", sim, [x]);
+      if (kind === "pair") {
+        // Two pending upstreams: always by reference and pull.
+        const other = respond(main, "Adder", sim, [i]);
+        expectCall(`add(add(${x}), add(${i}))`, respond(main, "Adder", sim, [sum, other]), ok(x + i + 3), fails);
+      }
+      if (kind === "later") {
+        // Chained a few steps on: the upstream may have answered, be kept, or still run.
+        sim.later(() => void expectCall(`later multiply(add(${x}))`, respond(main, "Multiplier", sim, [sum]), ok((x + 1) * 2), fails));
+      }
       const product = expectCall(`multiply(add(${x}))`, respond(main, "Multiplier", sim, [sum]), ok((x + 1) * 2), fails);
       if (kind === "fan") expectCall(`add(add(${x}))`, respond(main, "Adder", sim, [sum]), ok(x + 2), fails);
       if (kind === "awaited" || kind === "fan") expectCall(`add(${x})`, sum, ok(x + 1), fails);
@@ -110,7 +132,7 @@ async function schedule(seed: number): Promise<string> {
     if (err) {
       const allowed = [e.error, ...(e.disturbed() ? ["RequestCancelledError", "ReplicaDiedError"] : [])];
       if (!allowed.includes(err.name)) throw new Error(`${where}: ${e.label} failed with ${err.name}: ${err.message}; expected ${e.value ?? e.error}`);
-    } else if (v !== e.value) throw new Error(`${where}: ${e.label} = ${v}, expected ${e.value ?? e.error}`);
+    } else if (num(v as Value) !== e.value) throw new Error(`${where}: ${e.label} = ${v}, expected ${e.value ?? e.error}`);
   }
 
   // Dropping the responses releases what was kept for them: nothing may stay behind.
