@@ -274,6 +274,8 @@ export class Replica {
   #finish(run: Running, ok: boolean, value: unknown, json?: boolean): void {
     if (!this.#forget(run)) return;
     const { from, msg } = run;
+    // A value sent on downstream that would cost a copy to its caller too stays here until asked for.
+    if (run.thens && ok && !isCheap(value)) this.#keep(run);
     if (run.kept || run.thens) {
       const result: Result = ok ? { ok: true, v: value } : { ok: false, e: errorToData(value) };
       if (run.thens) this.relays.ended(run, result);
@@ -354,10 +356,13 @@ export class Replica {
   }
 }
 
+/** A value whose copy costs about nothing (and that JSON carries exactly). */
+const isCheap = (value: unknown): boolean =>
+  value === null || typeof value === "boolean" || (Number.isFinite(value) && !Object.is(value, -0)) || (typeof value === "string" && value.length <= 256);
+
 /** `Kept`, with the value when copying it costs nothing (the caller then never pulls it). */
 function keptMsg(id: number, value: unknown): ToCaller {
-  const cheap = value === null || Number.isFinite(value) || typeof value === "boolean" || (typeof value === "string" && value.length <= 256);
-  return cheap ? { k: K.Kept, id, v: value } : { k: K.Kept, id };
+  return isCheap(value) ? { k: K.Kept, id, v: value } : { k: K.Kept, id };
 }
 
 const callerGoneError = (caller: string) => errorToData(new RequestCancelledError(`the thread that made this call (${caller}) went away`));
