@@ -15,38 +15,37 @@ function crash(flags: SharedArrayBuffer, slot: number, active: () => number): Pr
   return new Promise<never>(() => {});
 }
 
-export const SoakDown = serve.deployment(class SoakDown {
+/** A step of the chain: `f(x)` after a tick, counting what it has in flight so a crash can report it. */
+class Step {
   active = 0;
-  constructor(private flags: SharedArrayBuffer) {}
+  constructor(
+    private flags: SharedArrayBuffer,
+    private f: (x: number) => number,
+  ) {}
   async call(x: number): Promise<number> {
     this.active++;
     try {
       await tick();
-      return x * 2;
+      return this.f(x);
     } finally {
       this.active--;
     }
   }
   crash(slot: number) {
     return crash(this.flags, slot, () => this.active);
+  }
+}
+
+/** The chain's first step: passes x on, so its value goes replica to replica. */
+export const SoakUp = serve.deployment(class SoakUp extends Step {
+  constructor(flags: SharedArrayBuffer) {
+    super(flags, (x) => x);
   }
 }, { numReplicas: 2 });
 
-/** The chain's first step: passes x on (after a tick), so its result is kept and pulled. */
-export const SoakUp = serve.deployment(class SoakUp {
-  active = 0;
-  constructor(private flags: SharedArrayBuffer) {}
-  async call(x: number): Promise<number> {
-    this.active++;
-    try {
-      await tick();
-      return x;
-    } finally {
-      this.active--;
-    }
-  }
-  crash(slot: number) {
-    return crash(this.flags, slot, () => this.active);
+export const SoakDown = serve.deployment(class SoakDown extends Step {
+  constructor(flags: SharedArrayBuffer) {
+    super(flags, (x) => x * 2);
   }
 }, { numReplicas: 2 });
 
