@@ -163,11 +163,12 @@ export class OutgoingCall implements Call, Routable, Receiver {
       // Counted at `link`, sent through the upstream's replica, which relays the answers.
       const via = (this.#answeredBy = then.up.link!);
       const msg: ThenMsg = { k: K.Then, id: this.id, up: then.up.id, to: link.replicaId, at: then.at, call: this.msg };
-      if (via.holds(then.up.msg) && isJsonSafe(this.msg.args)) {
+      const json = isJsonSafe(this.msg.args);
+      if (json && via.holds(then.up.msg)) {
         // The upstream call has not left yet: ride on it, so its replica knows before it runs it.
         (then.up.msg.thens ??= []).push(msg);
         via.expect(this.id, this);
-      } else via.request(msg, this, undefined, isJsonSafe(this.msg.args));
+      } else via.request(msg, this, undefined, json);
     } else if (this.#sendItself()) {
       link.request(this.msg, this, this.transfer, !this.transfer && isJsonSafe(this.msg.args));
     }
@@ -204,10 +205,7 @@ export class OutgoingCall implements Call, Routable, Receiver {
       else if (this.#sendItself()) this.link!.request(this.msg, this, undefined, isJsonSafe(this.msg.args));
       return false; // forgotten above, and maybe asked for again on `link` (which may be the same link)
     }
-    if (this.#counted) {
-      this.#counted = false;
-      this.link!.release();
-    }
+    this.#uncount();
     switch (msg.k) {
       case K.Ok:
         this.#settle({ ok: true, v: msg.v });
