@@ -26,6 +26,9 @@ const build = Bun.spawnSync(
     "--no-compile-autoload-bunfig",
     "--no-compile-autoload-dotenv",
     "--minify-syntax",
+    // Names are part of the contract: a deployment is named after its class or function
+    // (serve.ingress()'s is `Ingress`), and errors keep their class names.
+    "--keep-names",
     ...ENTRYPOINTS,
     "--outfile",
     outfile,
