@@ -114,9 +114,40 @@ async function fromResponse(res: Response): Promise<HttpResponseData | StreamedH
     const read = reader.read();
     const r = eventStream ? PENDING : await Promise.race([read, new Promise<typeof PENDING>((ok) => setImmediate(() => ok(PENDING)))]);
     if (r === PENDING) return new StreamedHttp(head(null, true), rest(chunks, read, reader));
-    if (r.done) return head(concat(chunks));
-    chunks.push(r.value);
+    if (r.done) {
+      const body = concat(chunks);
+      if (!res.headers.has("content-type")) setDefaultType(headers, body);
+      return head(body);
+    }
+    chunks.push(bytesOf(r.value));
   }
+}
+
+const encoder = new TextEncoder();
+
+/** A body chunk as bytes: a stream may hold strings too (Elysia's generator routes enqueue strings). */
+function bytesOf(chunk: unknown): Uint8Array {
+  return typeof chunk === "string" ? encoder.encode(chunk) : (chunk as Uint8Array);
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * The content type Bun.serve would have sent for this Response: it gives a string body
+ * `text/plain;charset=utf-8` without showing it in `res.headers` (Elysia's string routes rely on
+ * that), and bytes `application/octet-stream`. Once read, a body cannot tell which it was, so
+ * text that decodes as UTF-8 counts as a string; without this the proxy, which sends bytes,
+ * would label every such answer a download.
+ */
+function setDefaultType(headers: HeaderData, body: ArrayBuffer): void {
+  let type = "text/plain;charset=utf-8";
+  try {
+    utf8.decode(body);
+  } catch {
+    type = "application/octet-stream";
+  }
+  if (Array.isArray(headers)) headers.push(["content-type", type]);
+  else headers["content-type"] = type;
 }
 
 async function* rest(first: Uint8Array[], pending: Promise<{ done: boolean; value?: Uint8Array }>, reader: { read(): Promise<{ done: boolean; value?: Uint8Array }>; cancel(): Promise<void> }) {
