@@ -10,6 +10,21 @@ function toBytes(v: unknown): Uint8Array {
   return typeof v === "string" ? encoder.encode(v) : (v as Uint8Array);
 }
 
+/**
+ * The first bytes of every server-sent event stream: one SSE comment line, which EventSource
+ * ignores. Bun.serve (1.4) writes a streamed response's head only with its first body chunk
+ * (oven-sh/bun PR 33660), so without it a client would wait for the first event to see the
+ * status and headers (EventSource's `onopen`). Other streams cannot be padded without changing
+ * their bodies: their head goes with the first chunk.
+ */
+const OPENED = encoder.encode(":\n\n");
+
+/** Header names are lower case here (they crossed as a Headers object's JSON). */
+function isEventStream(headers: HttpResponseData["headers"]): boolean {
+  const type = Array.isArray(headers) ? headers.find(([k]) => k.toLowerCase() === "content-type")?.[1] : headers["content-type"];
+  return type?.startsWith("text/event-stream") ?? false;
+}
+
 /** A whole response, with the request id added. */
 export function wholeResponse(head: HttpResponseData, requestId: string): Response {
   return new Response(head.body, { status: head.status, statusText: head.statusText || undefined, headers: withRequestId(head.headers, requestId) });
@@ -22,8 +37,12 @@ export function wholeResponse(head: HttpResponseData, requestId: string): Respon
  */
 export function streamedResponse(head: HttpResponseData, requestId: string, stream: OutgoingStream, onError: (err: Error) => void): Response {
   const headers = withRequestId(head.headers, requestId);
+  const eventStream = isEventStream(head.headers);
   let cancelled = false;
   const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      if (eventStream) controller.enqueue(OPENED);
+    },
     async pull(controller) {
       try {
         // Everything the replica has sent so far leaves as one chunk.
