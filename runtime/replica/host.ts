@@ -17,6 +17,7 @@ import { K, type ToCaller, type ToReplica } from "../wire/protocol.ts";
 import { registerBuiltins } from "../platform/index.ts";
 import type { Directory } from "./directory.ts";
 import { loadTarget } from "./load.ts";
+import { quietCancellations } from "./quiet.ts";
 import { type CallerPort, Replica } from "./replica.ts";
 import { ReplicaRuntime } from "./runtime.ts";
 import type { ReplicaStats } from "../controller/deployment.ts";
@@ -68,6 +69,7 @@ export class ReplicaHost {
     const runtime = (this.#runtime = new ReplicaRuntime(client, appName));
     runtime.directory = init.directory;
     installRuntime(runtime);
+    quietCancellations();
     await registerBuiltins();
     for (const name of spec.handles) client.router({ appName, deploymentName: name });
     onModelIdsChanged((ids) => void controller.reportModels(ids));
