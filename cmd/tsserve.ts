@@ -9,6 +9,7 @@ import { version } from "./version.ts";
 import * as buildCmd from "./build.ts";
 import * as configCmd from "./config.ts";
 import * as deployCmd from "./deploy.ts";
+import * as initCmd from "./init.ts";
 import * as runCmd from "./run.ts";
 import * as shutdownCmd from "./shutdown.ts";
 import * as startCmd from "./start.ts";
@@ -21,6 +22,7 @@ interface Command {
 }
 
 const commands: Record<string, Command> = {
+  init: { ...initCmd, main: initCmd.init },
   run: { ...runCmd, main: runCmd.run },
   start: { ...startCmd, main: startCmd.start },
   deploy: { ...deployCmd, main: deployCmd.deploy },
@@ -44,6 +46,7 @@ Options:
   -v, --version  print the version
 
 Examples:
+  tsserve init                          tsconfig.json, type declarations and app.ts, for tsc and editors
   tsserve run app.ts                    serve the export "app" of app.ts on http://127.0.0.1:8000
   tsserve run app.ts:builder size=3     call the builder export with { size: "3" }
   tsserve start & tsserve deploy serve.yaml && tsserve status`;

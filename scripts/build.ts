@@ -4,10 +4,12 @@
  * - Every Worker entry is an entrypoint of its own (Bun only bundles a Worker's file when
  *   it is named here), and `--root=.` keeps each at its path from the repo root inside the
  *   binary, where runtime/platform/workers.ts looks for it (`/$bunfs/root/<path>`).
+ * - dist/declarations.txt: the type declarations `tsserve init` writes (scripts/declarations.ts).
  * - `--no-compile-autoload-bunfig` / `--no-compile-autoload-dotenv`: the binary runs in users'
  *   directories, whose bunfig.toml (and its preload) or .env must not run inside it.
  */
 import { parseArgs } from "node:util";
+import { writeDeclarations } from "./declarations.ts";
 
 /** The CLI first, then every file that is started as a Worker. */
 export const ENTRYPOINTS = ["cmd/tsserve.ts", "runtime/replica/entry.ts", "runtime/admin/import-entry.ts"];
@@ -17,6 +19,7 @@ const { values } = parseArgs({ args: process.argv.slice(2), options: { outfile: 
 const outfile = values.outfile ?? "dist/tsserve";
 
 const started = performance.now();
+writeDeclarations();
 const build = Bun.spawnSync(
   [
     process.execPath,
