@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { appDir, binary, cleanup, cli, cliEnv, refuses, spawnCli, tempDir, urls } from "./helpers.ts";
+import { BUILD_TIMEOUT_MS, appDir, binary, cleanup, cli, cliEnv, refuses, spawnCli, tempDir, urls } from "./helpers.ts";
 
 let home: string;
 let cwd: string;
@@ -15,7 +15,7 @@ beforeAll(async () => {
   await binary();
   home = tempDir("home");
   cwd = tempDir("cwd");
-}, 60_000);
+}, BUILD_TIMEOUT_MS);
 
 afterAll(cleanup);
 
@@ -30,7 +30,7 @@ describe("tsserve binary", () => {
   test("--help lists every command, and each command has its own --help", async () => {
     const r = await cli(["--help"], { cwd, env: cliEnv(home) });
     expect(r.code).toBe(0);
-    for (const c of ["run", "start", "deploy", "status", "config", "shutdown", "build"]) {
+    for (const c of ["init", "run", "start", "deploy", "status", "config", "shutdown", "build"]) {
       expect(r.stdout).toContain(`  ${c} `);
       const h = await cli([c, "--help"], { cwd, env: cliEnv(home) });
       expect(h.code).toBe(0);

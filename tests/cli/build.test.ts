@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { appDir, binary, cleanup, cli, cliEnv, spawnCli, tempDir, urls } from "./helpers.ts";
+import { BUILD_TIMEOUT_MS, appDir, binary, cleanup, cli, cliEnv, spawnCli, tempDir, urls } from "./helpers.ts";
 
 const repo = new URL("../..", import.meta.url).pathname;
 let home: string;
@@ -13,7 +13,7 @@ let home: string;
 beforeAll(async () => {
   await binary();
   home = tempDir("home");
-}, 60_000);
+}, BUILD_TIMEOUT_MS);
 
 afterAll(cleanup);
 

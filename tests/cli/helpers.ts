@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 
-const repo = new URL("../..", import.meta.url).pathname;
+export const repo = new URL("../..", import.meta.url).pathname;
 const fixtures = new URL("./fixtures/", import.meta.url).pathname;
 /** One build per `bun test` process, shared by every test file. */
 const buildDir = join(tmpdir(), `tsserve-cli-test-${process.pid}`);
@@ -37,6 +37,12 @@ export function tempDir(label: string): string {
   temps.push(dir);
   return dir;
 }
+
+/**
+ * How long a test file's beforeAll may wait for `binary()`: the first build of a checkout also
+ * runs tsc for the declarations `tsserve init` writes (tens of seconds on a shared machine).
+ */
+export const BUILD_TIMEOUT_MS = 180_000;
 
 /**
  * The binary, built by `bun scripts/build.ts` and copied alone into an empty directory (so

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { appDir, binary, cleanup, cli, cliEnv, refuses, type Running, spawnCli, tempDir, urls } from "./helpers.ts";
+import { BUILD_TIMEOUT_MS, appDir, binary, cleanup, cli, cliEnv, refuses, type Running, spawnCli, tempDir, urls } from "./helpers.ts";
 
 let home: string;
 let dir: string;
@@ -43,7 +43,7 @@ beforeAll(async () => {
   instance = await spawnCli(["start", "--port", "0", "--admin-port", "0"], { cwd: dir, env: env() });
   ({ http, admin } = await urls(instance));
   token = readFileSync(join(home, ".tsserve", "token"), "utf8").trim();
-}, 60_000);
+}, BUILD_TIMEOUT_MS);
 
 afterAll(cleanup);
 
