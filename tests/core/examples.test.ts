@@ -4,6 +4,7 @@ import { startServe, type Served } from "../harness.ts";
 import { deployed } from "../fixtures/scope.ts";
 import * as chain from "../../examples/chain.ts";
 import * as conditionalRouter from "../../examples/conditional_router.ts";
+import * as cors from "../../examples/cors.ts";
 import * as elysiaIngress from "../../examples/elysia_ingress.ts";
 import * as ensemble from "../../examples/ensemble.ts";
 import * as hello from "../../examples/hello.ts";
@@ -83,4 +84,28 @@ test("the LanguageClassifier example answers in Spanish and French over HTTP", a
   expect(await post({ language: "spanish", name: "Dora" })).toBe("Hola Dora");
   expect(await post({ language: "french", name: "Dora" })).toBe("Bonjour Dora");
   expect(await post({ language: "german", name: "Dora" })).toBe("Please try again.");
+});
+
+test("CORS without Elysia: the class answers the preflight and allows only its page's origin", async () => {
+  await using _ = await deployed(cors.plainApp, { name: "ex-cors-plain", routePrefix: "/" });
+  const page = "http://localhost:5173";
+  const preflight = await fetch(`${served.url}/time`, { method: "OPTIONS", headers: { origin: page, "access-control-request-method": "POST" } });
+  expect(preflight.status).toBe(204);
+  expect(preflight.headers.get("access-control-allow-origin")).toBe(page);
+  expect(preflight.headers.get("access-control-allow-methods")).toBe("GET, POST");
+  const allowed = await fetch(`${served.url}/time`, { headers: { origin: page } });
+  expect(allowed.headers.get("access-control-allow-origin")).toBe(page);
+  expect(typeof ((await allowed.json()) as { now: number }).now).toBe("number");
+  const other = await fetch(`${served.url}/time`, { headers: { origin: "http://elsewhere.example" } });
+  expect(other.headers.get("access-control-allow-origin")).toBeNull();
+});
+
+test("CORS with Elysia: @elysiajs/cors allows only the page's origin, event streams included", async () => {
+  await using _ = await deployed(cors.app, { name: "ex-cors-elysia", routePrefix: "/" });
+  const page = "http://localhost:5173";
+  const ticks = await fetch(`${served.url}/ticks`, { headers: { origin: page } });
+  expect(ticks.headers.get("access-control-allow-origin")).toBe(page);
+  expect(await ticks.text()).toBe("data: 1\n\ndata: 2\n\ndata: 3\n\n");
+  const other = await fetch(`${served.url}/time`, { headers: { origin: "http://elsewhere.example" } });
+  expect(other.headers.get("access-control-allow-origin")).toBeNull();
 });
