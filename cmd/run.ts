@@ -127,17 +127,20 @@ function printServing(instance: Instance, prepared: Prepared): void {
     }
     const url = instance.httpUrl + prefix;
     out(`Application "${app.config.name}" is ${bold("RUNNING")} at ${bold(url)}`);
-    out(`  ${curlHint(splitImportPath(app.config.importPath).file, url)}`);
+    const hint = curlHint(splitImportPath(app.config.importPath).file, url);
+    if (hint) out(`  ${hint}`);
   }
   if (instance.admin) out(dim(`Admin API at ${instance.admin.url}${instance.tokenFile ? ` (token in ${instance.tokenFile})` : " (token from TSSERVE_TOKEN)"}`));
   out(dim("Press Ctrl-C to stop."));
 }
 
 /**
- * A curl line to try the app: the first `curl ...` line in the module's header comment (with
- * the URL changed to where it runs), else a plain GET.
+ * A curl line to try the app: the first `curl ...` line in the module's header comment, written
+ * for the app served at "/", pointed at where it runs (origin and route prefix). A module whose
+ * header has no curl line but a `bun <file>` line is a script that calls its app through
+ * handles: no line (a plain GET would only answer 500). Any other module: a plain GET.
  */
-export function curlHint(file: string, url: string): string {
+export function curlHint(file: string, url: string): string | undefined {
   let head = "";
   try {
     head = readFileSync(file, "utf8").split("\n").slice(0, 30).join("\n");
@@ -145,8 +148,7 @@ export function curlHint(file: string, url: string): string {
     // Unreadable now: fall back to the plain line.
   }
   const m = /^\s*\/\/\s*(curl\s.*?)\s*(?:->.*)?$/m.exec(head);
-  if (!m) return `curl ${url}`;
-  const origin = new URL(url).origin;
-  return m[1]!.replace(/https?:\/\/[^/\s'"]+/g, origin);
+  if (!m) return /^\s*\/\/\s*(?:npx )?bun \S+\.ts/m.test(head) ? undefined : `curl ${url}`;
+  const base = url.replace(/\/$/, "");
+  return m[1]!.replace(/https?:\/\/[^/\s'"]+(\/[^\s'"]*)?/g, (_, path: string | undefined) => (path && path !== "/" ? base + path : url));
 }
-

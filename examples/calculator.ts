@@ -1,7 +1,7 @@
 // An app made to be configured: examples/config.yaml serves it at /calc with options of its own.
-//   curl -X POST http://127.0.0.1:8000/calc -d '{"x": 5}'   ->  {"result":18}   ((5 + 1) * 3 with config.yaml)
-// Alone: tsserve run examples/calculator.ts   ((5 + 1) * 2 = 12), or with a builder argument:
-//        tsserve run examples/calculator.ts:build increment=10   ((5 + 10) * 2 = 30)
+//   curl -X POST http://127.0.0.1:8000/ -d '{"x": 5}'   ->  {"result":12}   ((5 + 1) * 2)
+// With a builder argument: tsserve run examples/calculator.ts:build increment=10   ((5 + 10) * 2 = 30);
+// with `tsserve run examples/config.yaml` it is at /calc, with factor 3: {"result":18}.
 import { serve, type DeploymentHandle } from "tsserve";
 
 export const Adder = serve.deployment(class Adder {

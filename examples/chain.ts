@@ -1,4 +1,5 @@
 // The seed's chain.py: Adder and Multiplier chained by an Ingress. (5 + 1) * 2 = 12.
+//   npx bun examples/chain.ts   ->  12
 import { serve, type DeploymentHandle } from "tsserve";
 
 export const Adder = serve.deployment(class Adder {

@@ -1,5 +1,5 @@
 // The seed's conditional routing: urgent requests go to the fast model, the rest to the slow one.
-//   bun examples/conditional_router.ts   ->  fast: a  /  slow: b
+//   npx bun examples/conditional_router.ts   ->  fast: a  /  slow: b
 import { serve, type DeploymentHandle } from "tsserve";
 
 export interface Query {

@@ -1,5 +1,5 @@
 // The seed's ensemble: two models run in parallel on the same input and their scores are averaged.
-//   bun examples/ensemble.ts   ->  0.5
+//   npx bun examples/ensemble.ts   ->  0.5
 import { serve, type DeploymentHandle } from "tsserve";
 
 export const ModelA = serve.deployment(class ModelA {

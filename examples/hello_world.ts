@@ -1,5 +1,6 @@
 // The seed's Hello + World + Ingress: the ingress calls two deployments and joins their answers.
-//   bun examples/hello_world.ts   ->  Hello world!
+//   npx bun examples/hello_world.ts   ->  Hello world!
+//   curl http://127.0.0.1:8000/   ->  Hello world!   (served by tsserve run)
 import { serve, type DeploymentHandle } from "tsserve";
 
 export const Hello = serve.deployment(class Hello {

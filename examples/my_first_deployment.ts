@@ -1,5 +1,6 @@
 // The seed's MyFirstDeployment: a deployment that returns the message bound to its constructor.
-//   bun examples/my_first_deployment.ts   ->  Hello world!
+//   npx bun examples/my_first_deployment.ts   ->  Hello world!
+//   curl http://127.0.0.1:8000/   ->  Hello world!   (served by tsserve run)
 import { serve } from "tsserve";
 
 export const MyFirstDeployment = serve.deployment(class MyFirstDeployment {

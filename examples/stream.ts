@@ -1,4 +1,5 @@
 // The seed's stream.py: a Streamer yields range(limit); a Caller re-yields it with `for await`.
+//   npx bun examples/stream.ts   ->  [0, 1, ..., 9]
 import { serve, type DeploymentHandle } from "tsserve";
 
 export const Streamer = serve.deployment(class Streamer {

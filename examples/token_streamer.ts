@@ -1,5 +1,6 @@
 // The seed's TokenStreamer: an ingress that streams generated tokens to an HTTP client as
-// server-sent events.  curl -N -X POST http://127.0.0.1:8000/ -d '{"prompt": "hello streaming world"}'
+// server-sent events.
+//   curl -N -X POST http://127.0.0.1:8000/ -d '{"prompt": "hello streaming world"}'
 import { serve } from "tsserve";
 
 async function* generate(prompt: string): AsyncGenerator<string> {

@@ -1,5 +1,5 @@
 // The seed's Tokenizer -> Classifier: the classifier asks the tokenizer deployment for tokens.
-//   bun examples/tokenizer_classifier.ts   ->  positive
+//   npx bun examples/tokenizer_classifier.ts   ->  positive
 import { serve, type DeploymentHandle } from "tsserve";
 
 const POSITIVE = new Set(["good", "great", "love", "excellent"]);
