@@ -64,7 +64,9 @@ async function msgpackData(value: unknown): Promise<HttpResponseData> {
 
 /**
  * A generator's items as response chunks: strings as text, bytes as bytes, anything else
- * as JSON lines. The first item is read before the head goes, to pick the content type.
+ * as JSON lines. The first item is read before the head goes, to pick the content type; that
+ * costs the client nothing, as Bun.serve holds such a head until the first chunk anyway (only an
+ * event stream's can go sooner: proxy/body.ts).
  */
 async function fromIterator(value: Iterable<unknown> | AsyncIterable<unknown>): Promise<StreamedHttp> {
   const it = iteratorOf(value);
