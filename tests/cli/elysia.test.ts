@@ -91,16 +91,22 @@ export const app = serve.deployment(serve.ingress((ticker: DeploymentHandle<type
     await using r = await spawnCli(["run", "ticks.ts", "--port", "0", "--admin-port", "0"], { cwd: dir, env: cliEnv(home) });
     const { http } = await urls(r);
     const before = r.stderr.length;
-    const closes = 3;
-    for (let i = 0; i < closes; i++) {
+    /** Opens the route, reads its first item, and goes away. */
+    const openAndClose = async () => {
       const ac = new AbortController();
       const res = await fetch(`${http}/ticks`, { signal: ac.signal });
       const reader = res.body!.getReader();
-      expect(new TextDecoder().decode((await reader.read()).value)).toStartWith("tick 0");
+      const first = new TextDecoder().decode((await reader.read()).value);
       ac.abort();
       await reader.read().catch(() => {});
-    }
-    await r.waitFor(new RegExp(`(marker: generator ended[^]*){${closes}}`));
+      return first;
+    };
+    // One at a time, then 40 clients at once.
+    for (let i = 0; i < 3; i++) expect(await openAndClose()).toStartWith("tick 0");
+    const firsts = await Promise.all(Array.from({ length: 40 }, openAndClose));
+    expect(firsts.filter((f) => !f.startsWith("tick 0"))).toEqual([]);
+    const closes = 43;
+    await r.waitForCount("marker: generator ended", closes);
     // Whatever the replica logs about the closes comes before this line (same thread, later request).
     expect(await (await fetch(`${http}/mark`)).text()).toBe("ok");
     await r.waitFor(/marker: after/);

@@ -131,17 +131,26 @@ export class Running implements AsyncDisposable {
 
   /** Resolves with the first match of `re` in the output; fails after `timeoutMs` or if the process exits first. */
   waitFor(re: RegExp, timeoutMs = 20_000): Promise<RegExpMatchArray> {
+    return this.#waitUntil(() => re.exec(this.output) ?? undefined, `${re}`, timeoutMs);
+  }
+
+  /** Resolves once `text` has appeared `times` times in the output; bounded as waitFor is. */
+  async waitForCount(text: string, times: number, timeoutMs = 20_000): Promise<void> {
+    await this.#waitUntil(() => (this.output.split(text).length - 1 >= times ? true : undefined), `${times} times "${text}"`, timeoutMs);
+  }
+
+  #waitUntil<T>(found: () => T | undefined, what: string, timeoutMs: number): Promise<T> {
     return new Promise((resolve, reject) => {
       const check = () => {
-        const m = re.exec(this.output);
-        if (m) {
+        const v = found();
+        if (v !== undefined) {
           done();
-          resolve(m);
+          resolve(v);
         }
       };
       const timer = setTimeout(() => {
         done();
-        reject(new Error(`no ${re} within ${timeoutMs} ms; output:\n${this.output}`));
+        reject(new Error(`no ${what} within ${timeoutMs} ms; output:\n${this.output}`));
       }, timeoutMs);
       const done = () => {
         clearTimeout(timer);
@@ -153,7 +162,7 @@ export class Running implements AsyncDisposable {
         check();
         if (!this.#waiters.has(check)) return;
         done();
-        reject(new Error(`exited (${this.proc.exitCode}) before printing ${re}; output:\n${this.output}`));
+        reject(new Error(`exited (${this.proc.exitCode}) before printing ${what}; output:\n${this.output}`));
       }, 50));
       check();
     });

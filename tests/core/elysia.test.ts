@@ -121,3 +121,19 @@ describe("event streams", () => {
     expect(events).toEqual(["data: first", "data: second"]);
   });
 });
+
+describe("event streams under load", () => {
+  test("50 clients, 1000 event streams: each starts with the comment line, then every event in order", async () => {
+    let wrong = 0;
+    const want = ":\n\n" + Array.from({ length: 5 }, (_, i) => `data: ${i}\n\n`).join("");
+    await Promise.all(
+      Array.from({ length: 50 }, async () => {
+        for (let i = 0; i < 20; i++) {
+          const res = await fetch(`${s.url}/events/burst/5`);
+          if (res.headers.get("content-type") !== "text/event-stream" || (await res.text()) !== want) wrong++;
+        }
+      }),
+    );
+    expect(wrong).toBe(0);
+  });
+});
