@@ -4,7 +4,7 @@
  * example app. Files the user already has are kept.
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, join, relative, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { isCompiled } from "../runtime/platform/index.ts";
 import { parse } from "./args.ts";
 import { APP } from "./init-app.ts";
@@ -64,9 +64,11 @@ async function declarations(): Promise<Record<string, string>> {
     const path = (await import("../dist/declarations.txt", { with: { type: "file" } })).default;
     return JSON.parse(await Bun.file(path).text());
   }
-  // A path TypeScript and the bundler do not follow: the script needs node_modules and tsc.
+  // From a checkout: made by the build's script (cached in dist/ like a build's). A path that
+  // TypeScript and the bundler do not follow: the script needs node_modules and tsc.
   const script = new URL("../scripts/declarations.ts", import.meta.url).href;
-  return (await import(script)).declarations();
+  const made: string = (await import(script)).writeDeclarations();
+  return JSON.parse(await Bun.file(made).text());
 }
 
 export async function init(argv: string[]): Promise<void> {
@@ -96,13 +98,13 @@ export async function init(argv: string[]): Promise<void> {
   write("tsconfig.json", `${JSON.stringify(TSCONFIG, null, 2)}\n`);
   write("app.ts", APP);
 
-  const where = relative(process.cwd(), dir) || ".";
+  const where = positionals[0] ?? ".";
   out(`Wrote ${[...wrote, `${TYPES_DIR}/ (${Object.keys(files).length} declaration files)`].join(", ")} in ${where}`);
   if (kept.length) out(`Kept ${kept.join(" and ")} as they were${kept.includes("tsconfig.json") && !usesTypes(join(dir, "tsconfig.json")) ? `; add the compilerOptions "paths", "types" and "typeRoots" of \`tsserve init\` into a new folder to it` : ""}`);
-  const cd = where === "." ? "" : `cd ${where} && `;
   out("Next:");
-  out(`  ${cd}tsserve run app.ts             serve it on http://127.0.0.1:8000`);
-  out(`  ${cd}npx -p typescript tsc --noEmit  check its types (or open the folder in an editor)`);
+  if (where !== ".") out(`  cd ${where}`);
+  out("  tsserve run app.ts               serve it on http://127.0.0.1:8000");
+  out("  npx -p typescript tsc --noEmit   check its types (or open the folder in an editor)");
 }
 
 /** Whether an existing tsconfig.json already points at the declarations. */

@@ -94,18 +94,19 @@ export function declarations(): Record<string, string> {
  * Writes dist/declarations.txt (JSON, named .txt so TypeScript takes it for a module without
  * resolveJsonModule), which cmd/init.ts embeds, unless the one there was made from the same
  * sdk/ sources and installed packages (running tsc takes seconds). Written whole then renamed,
- * so a build beside this one never reads half of it.
+ * so a build beside this one never reads half of it. Returns the file's path.
  */
-export function writeDeclarations(): void {
+export function writeDeclarations(): string {
   const outfile = join(root, "dist/declarations.txt");
   const keyFile = join(root, "dist/declarations.key");
   const key = sourcesKey();
-  if (existsSync(outfile) && existsSync(keyFile) && readFileSync(keyFile, "utf8") === key) return;
+  if (existsSync(outfile) && existsSync(keyFile) && readFileSync(keyFile, "utf8") === key) return outfile;
   mkdirSync(join(root, "dist"), { recursive: true });
   const partial = `${outfile}.${process.pid}`;
   writeFileSync(partial, JSON.stringify(declarations()));
   renameSync(partial, outfile);
   writeFileSync(keyFile, key);
+  return outfile;
 }
 
 /** A hash of what the declarations are made from: sdk/, this script, and the installed packages. */
@@ -119,7 +120,4 @@ function sourcesKey(): string {
   return hash.digest("hex");
 }
 
-if (import.meta.main) {
-  writeDeclarations();
-  console.log(`wrote ${relative(process.cwd(), join(root, "dist/declarations.txt"))}`);
-}
+if (import.meta.main) console.log(`wrote ${relative(process.cwd(), writeDeclarations())}`);
