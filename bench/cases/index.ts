@@ -18,6 +18,7 @@ import { autoscaling } from "./autoscale.ts";
 import { batching } from "./batch.ts";
 import { multiplexing } from "./multiplex.ts";
 import { chaining } from "./chain.ts";
+import { elysiaIngress } from "./elysia.ts";
 
 /** Floors measured earlier in the same run; compare against these, never against other runs. */
 export interface Floors {
@@ -46,4 +47,4 @@ export interface BenchCase {
 export const cases: BenchCase[] = [httpOneHop, httpTwoHops, chaining, handleCalls, streaming, multiplexing, batching, autoscaling];
 
 /** Informational cases, run unless `--quick` or `--no-extra`. */
-export const extraCases: BenchCase[] = [httpDefaultLimits];
+export const extraCases: BenchCase[] = [httpDefaultLimits, elysiaIngress];

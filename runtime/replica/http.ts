@@ -116,11 +116,7 @@ async function fromResponse(res: Response): Promise<HttpResponseData | StreamedH
     const read = reader.read();
     const r = eventStream ? PENDING : await Promise.race([read, new Promise<typeof PENDING>((ok) => setImmediate(() => ok(PENDING)))]);
     if (r === PENDING) return new StreamedHttp(head(null, true), rest(chunks, read, reader));
-    if (r.done) {
-      const body = concat(chunks);
-      if (!res.headers.has("content-type")) setDefaultType(headers, body);
-      return head(body);
-    }
+    if (r.done) return head(wholeBody(concat(chunks), res.headers.has("content-type") ? undefined : headers));
     chunks.push(bytesOf(r.value));
   }
 }
@@ -132,24 +128,39 @@ function bytesOf(chunk: unknown): Uint8Array {
   return typeof chunk === "string" ? encoder.encode(chunk) : (chunk as Uint8Array);
 }
 
-const utf8 = new TextDecoder("utf-8", { fatal: true });
+/** ignoreBOM: a leading BOM stays in the text, so text and bytes are the same body. */
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+/** Bodies up to this size that are UTF-8 travel as text (see wholeBody). */
+const TEXT_MAX = 64 * 1024;
+
+function utf8Text(body: ArrayBuffer): string | undefined {
+  try {
+    return utf8.decode(body);
+  } catch {
+    return undefined;
+  }
+}
 
 /**
- * The content type Bun.serve would have sent for this Response: it gives a string body
- * `text/plain;charset=utf-8` without showing it in `res.headers` (Elysia's string routes rely on
- * that), and bytes `application/octet-stream`. Once read, a body cannot tell which it was, so
- * text that decodes as UTF-8 counts as a string; without this the proxy, which sends bytes,
- * would label every such answer a download.
+ * A whole Response body as it travels to the proxy: small UTF-8 bodies as text, since a text
+ * answer goes in the JSON batch that plain answers use, where bytes need a structured clone
+ * (Elysia's string routes are nearly all answers of this kind). Text or bytes, the client gets
+ * the same bytes.
+ *
+ * `untyped`, the headers of a Response without content-type, gets the type Bun.serve would have
+ * sent: it gives a string body `text/plain;charset=utf-8` without showing it in `res.headers`
+ * (Elysia's string routes rely on that), and bytes `application/octet-stream`. Once read, a body
+ * cannot tell which it was, so a body that decodes as UTF-8 counts as a string; without this
+ * the proxy, which sends what it got, would make every such answer a download.
  */
-function setDefaultType(headers: HeaderData, body: ArrayBuffer): void {
-  let type = "text/plain;charset=utf-8";
-  try {
-    utf8.decode(body);
-  } catch {
-    type = "application/octet-stream";
+function wholeBody(body: ArrayBuffer, untyped: HeaderData | undefined): ArrayBuffer | string {
+  const text = untyped || body.byteLength <= TEXT_MAX ? utf8Text(body) : undefined;
+  if (untyped) {
+    const type = text === undefined ? "application/octet-stream" : "text/plain;charset=utf-8";
+    if (Array.isArray(untyped)) untyped.push(["content-type", type]);
+    else untyped["content-type"] = type;
   }
-  if (Array.isArray(headers)) headers.push(["content-type", type]);
-  else headers["content-type"] = type;
+  return text !== undefined && body.byteLength <= TEXT_MAX ? text : body;
 }
 
 async function* rest(first: Uint8Array[], pending: Promise<{ done: boolean; value?: Uint8Array }>, reader: { read(): Promise<{ done: boolean; value?: Uint8Array }>; cancel(): Promise<void> }) {

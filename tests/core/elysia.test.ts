@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { serve } from "tsserve";
 import { startServe, type Served } from "../harness.ts";
-import { AsyncApi, Broken, GatedEvents, PassThrough, routes, typedApp } from "../fixtures/elysia_apps.ts";
+import { AsyncApi, Bodies, Broken, GatedEvents, PassThrough, routes, typedApp } from "../fixtures/elysia_apps.ts";
 
 let s: Served;
 let plain: ReturnType<typeof Bun.serve>;
@@ -15,6 +15,7 @@ beforeAll(async () => {
     serve.run(typedApp, { name: "typed", routePrefix: "/typed" }),
     serve.run(AsyncApi.bind("built later"), { name: "async", routePrefix: "/async" }),
     serve.run(GatedEvents.bind(gate), { name: "events", routePrefix: "/events" }),
+    serve.run(Bodies.bind(), { name: "bodies", routePrefix: "/bodies" }),
   ]);
   // The same routes served by Elysia alone: what tsserve must not change.
   plain = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: routes().fetch });
@@ -135,5 +136,30 @@ describe("event streams under load", () => {
       }),
     );
     expect(wrong).toBe(0);
+  });
+});
+
+describe("whole Response bodies arrive byte for byte", () => {
+  const bytes = async (path: string) => {
+    const res = await fetch(`${s.url}/bodies${path}`);
+    return { type: res.headers.get("content-type"), body: new Uint8Array(await res.arrayBuffer()) };
+  };
+
+  test("a UTF-8 body keeps its byte order mark", async () => {
+    expect(await bytes("/bom")).toEqual({ type: "text/plain; charset=utf-8", body: new Uint8Array([0xef, 0xbb, 0xbf, 0x68, 0x69]) });
+  });
+
+  test("a declared type is kept even when the bytes happen to be text", async () => {
+    expect(await bytes("/png")).toEqual({ type: "image/png", body: new TextEncoder().encode("PNG-ish but valid UTF-8") });
+  });
+
+  test("a large text body without a type is text/plain, whole", async () => {
+    const { type, body } = await bytes("/big");
+    expect(type).toBe("text/plain;charset=utf-8");
+    expect(new TextDecoder().decode(body)).toBe("é".repeat(100_000));
+  });
+
+  test("bytes that are not UTF-8, without a type, are application/octet-stream", async () => {
+    expect(await bytes("/binary")).toEqual({ type: "application/octet-stream", body: new Uint8Array([0xff, 0xfe, 0x00, 0x80]) });
   });
 });
