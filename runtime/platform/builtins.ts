@@ -1,6 +1,6 @@
 /**
- * Makes `import "tsserve"` (and "elysia", "@elysiajs/cors") in user files resolve to the copies this process
- * runs, in whichever thread calls it: the main thread and every Worker entry must. This
+ * Makes `import "tsserve"` (and "elysia", "@elysiajs/cors") in user files resolve to the copies
+ * this process runs, in whichever thread calls it: the main thread and every Worker entry must. This
  * wins over a `node_modules/tsserve` beside the user's file, and keeps one SDK instance per
  * thread, so the runtime and the user's code share classes and state.
  */

@@ -41,7 +41,8 @@ export function streamedResponse(head: HttpResponseData, requestId: string, stre
   let cancelled = false;
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
-      if (eventStream) controller.enqueue(OPENED);
+      // A copy: a chunk handed to a stream is that stream's (Bun may move its buffer).
+      if (eventStream) controller.enqueue(OPENED.slice());
     },
     async pull(controller) {
       try {
