@@ -3,12 +3,12 @@
  * binary alone: the type declarations the binary holds, a tsconfig.json that finds them, and an
  * example app. Files the user already has are kept.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { isCompiled } from "../runtime/platform/index.ts";
 import { parse } from "./args.ts";
 import { APP } from "./init-app.ts";
-import { out, UsageError } from "./output.ts";
+import { CliError, out, UsageError } from "./output.ts";
 
 export const summary = "write a tsconfig.json, type declarations and an example app";
 
@@ -76,6 +76,9 @@ export async function init(argv: string[]): Promise<void> {
   if (values.help) return out(help);
   if (positionals.length > 1) throw new UsageError(`tsserve init: one folder at most, got ${positionals.length}: ${positionals.join(" ")}`);
   const dir = resolve(positionals[0] ?? ".");
+  if (existsSync(dir) && !statSync(dir).isDirectory()) {
+    throw new CliError(`${positionals[0]} is a file; tsserve init takes a folder (new or existing), such as "tsserve init my-app"`);
+  }
   mkdirSync(dir, { recursive: true });
 
   const files = await declarations();

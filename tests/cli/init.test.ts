@@ -109,10 +109,15 @@ describe("tsserve init", () => {
     expect(existsSync(join(dir, ".tsserve/types/node_modules/tsserve/sdk/index.d.ts"))).toBe(true);
   });
 
-  test("two folders is a usage error", async () => {
-    const r = await cli(["init", "a", "b"], { cwd: tempDir("init-usage"), env: cliEnv(home) });
+  test("two folders is a usage error; a file for the folder is an error that says so", async () => {
+    const dir = tempDir("init-usage");
+    const r = await cli(["init", "a", "b"], { cwd: dir, env: cliEnv(home) });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("tsserve init: one folder at most, got 2: a b");
+    writeFileSync(join(dir, "app.ts"), "// mine\n");
+    const f = await cli(["init", "app.ts"], { cwd: dir, env: cliEnv(home) });
+    expect(f.code).toBe(1);
+    expect(f.stderr.trim()).toBe('tsserve: error: app.ts is a file; tsserve init takes a folder (new or existing), such as "tsserve init my-app"');
   });
 });
 
