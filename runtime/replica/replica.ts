@@ -327,7 +327,8 @@ export class Replica {
 
   /** A caller will pass this call's result on: keep it here when it is done. */
   #keep(run: Running): void {
-    if (run.kept) return;
+    // Nothing is kept for a caller that died: nobody would release it.
+    if (run.kept || this.#gone.has(run.from.caller)) return;
     run.kept = true;
     this.kept.expect(run.from.caller, run.msg.id);
   }
