@@ -85,6 +85,10 @@ export class Client {
 
   /** The replicas of a deployment, and the limits to route it by. */
   setReplicas(key: string, ids: string[], limits: RouterLimits): void {
+    // A replica dropped from the set is stopped next, by a message on another port: what this
+    // thread still holds for it (a batch waiting for the loop's turn) must leave first, or it
+    // could arrive after the replica drained and closed, and its requests would fail.
+    for (const id of this.#replicaSets.get(key)?.ids ?? []) if (!ids.includes(id)) this.#links.get(id)?.flush();
     this.#replicaSets.set(key, { ids, limits });
     this.#route(key);
   }

@@ -61,6 +61,11 @@ export class ReplicaLink {
     this.#port.send(msg, undefined, json, coalesce);
   }
 
+  /** Sends what waits in the batch now. */
+  flush(): void {
+    this.#port.flush();
+  }
+
   /** Whether `msg` has not left yet (it waits in this tick's batch), so changing it still counts. */
   holds(msg: ToReplica): boolean {
     return this.#port.holds(msg);

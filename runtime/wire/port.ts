@@ -81,6 +81,11 @@ export class BatchedPort<Out, In> {
     this.#flush();
   };
 
+  /** Posts what waits now, without waiting for the end of the tick or the loop's turn. */
+  flush(): void {
+    this.#flush();
+  }
+
   #flush = (): void => {
     this.#soon = false;
     if (this.#closed || this.#queue.length === 0) return;
