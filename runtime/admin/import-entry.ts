@@ -11,6 +11,7 @@ import { installRuntime, type Runtime } from "../../sdk/runtime.ts";
 import { registerBuiltins } from "../platform/index.ts";
 import { loadedModuleFiles } from "../platform/modules.ts";
 import { codeVersion, type ImportReply, type ImportRequest } from "./import-protocol.ts";
+import { importErrorText } from "./source-error.ts";
 
 declare const self: Worker;
 
@@ -76,7 +77,10 @@ async function importApp(req: ImportRequest): Promise<ImportReply> {
     mod = first.m;
   } catch (err) {
     if (err instanceof ServeError) throw err;
-    throw new ServeError(`cannot import ${file}: ${errorText(err)}`);
+    const text = importErrorText(err);
+    // A located error starts with its own file:line:column: it goes on a line of its own.
+    const gap = text.includes("\n") && !/^\d+ errors:/.test(text) ? "\n" : " ";
+    throw new ServeError(`cannot import ${file}:${gap}${text}`);
   }
   const exportNames = Object.keys(mod).filter((k) => k !== "default" || mod.default !== undefined);
   const listed = exportNames.length ? exportNames.join(", ") : "(none)";
