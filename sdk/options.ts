@@ -1,4 +1,5 @@
 /** Deployment options: their types, defaults and the one place they are checked. */
+import { didYouMean } from "./suggest.ts";
 
 /** Autoscaling settings (API.md section 1). Durations are milliseconds. */
 export interface AutoscalingConfig {
@@ -105,7 +106,7 @@ export function validateOptions(options: DeploymentOptions): void {
   }
   for (const key of Object.keys(options)) {
     if (!OPTION_NAMES.has(key)) {
-      throw new TypeError(`unknown deployment option "${key}"; known options: ${[...OPTION_NAMES].join(", ")}`);
+      throw new TypeError(`unknown deployment option "${key}"${didYouMean(key, OPTION_NAMES)}; known options: ${[...OPTION_NAMES].join(", ")}`);
     }
   }
   const o = options as Record<string, unknown>;
@@ -140,7 +141,7 @@ function validateAutoscaling(value: unknown): void {
   const a = value as Record<string, unknown>;
   for (const key of Object.keys(a)) {
     if (!AUTOSCALING_NAMES.has(key)) {
-      throw new TypeError(`unknown autoscalingConfig option "${key}"; known options: ${[...AUTOSCALING_NAMES].join(", ")}`);
+      throw new TypeError(`unknown autoscalingConfig option "${key}"${didYouMean(key, AUTOSCALING_NAMES)}; known options: ${[...AUTOSCALING_NAMES].join(", ")}`);
     }
   }
   for (const key of ["minReplicas", "maxReplicas", "initialReplicas"]) {

@@ -7,6 +7,7 @@ import { OPTION_NAMES } from "../../sdk/options.ts";
 import { ServeError } from "../../sdk/errors.ts";
 import { type DeploymentOptions, validateOptions } from "../../sdk/options.ts";
 import { checkRoutePrefix } from "../../sdk/routes.ts";
+import { didYouMean } from "../../sdk/suggest.ts";
 
 export interface HttpConfig {
   host?: string;
@@ -82,7 +83,7 @@ class Checker {
   object(value: unknown, path: string, keys: string[]): Record<string, unknown> {
     if (!isObject(value)) this.fail(path, `must be a mapping of ${keys.join(", ")}, got ${show(value)}`);
     for (const key of Object.keys(value)) {
-      if (!keys.includes(key)) this.fail(join(path, key), `is not a known key; allowed keys${path ? ` in ${path}` : ""}: ${keys.join(", ")}`);
+      if (!keys.includes(key)) this.fail(join(path, key), `is not a known key${didYouMean(key, keys)}; allowed keys${path ? ` in ${path}` : ""}: ${keys.join(", ")}`);
     }
     return value;
   }
