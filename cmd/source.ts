@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { checkRoutePrefix } from "../sdk/routes.ts";
-import { ConfigError, DEFAULT_APP_NAME, isAppName, isConfigFile, prepareConfig, type Prepared, type ServeConfig, splitImportPath, validateConfig } from "../runtime/admin/index.ts";
+import { ConfigError, DEFAULT_APP_NAME, isAppName, isConfigFile, located, prepareConfig, type Prepared, type ServeConfig, splitImportPath, validateConfig, yamlErrorPosition } from "../runtime/admin/index.ts";
 import { parseYaml } from "../runtime/platform/index.ts";
 import { keyValues } from "./args.ts";
 import { CliError, UsageError } from "./output.ts";
@@ -39,7 +39,10 @@ export function readConfig(path: string): Source {
   try {
     raw = json ? JSON.parse(text) : parseYaml(text);
   } catch (e) {
-    throw new CliError(`${path}: not valid ${json ? "JSON" : "YAML"}: ${(e as Error).message}`);
+    const message = (e as Error).message.replace(/^YAML Parse error: /, "");
+    const at = json ? undefined : yamlErrorPosition(text, parseYaml);
+    if (at) throw new CliError(located(`not valid YAML: ${message}`, { file: path, ...at }));
+    throw new CliError(`${path}: not valid ${json ? "JSON" : "YAML"}: ${message}`);
   }
   try {
     return { config: validateConfig(raw, path), label: path, baseDir: dirname(abs), configFile: abs };

@@ -3,7 +3,7 @@
  * admin REST API that `tsserve deploy/status/config/shutdown` talk to.
  */
 import { ServeError } from "../../sdk/errors.ts";
-import { type HttpServer, serveHttp } from "../platform/index.ts";
+import { type HttpServer, listenError, serveHttp } from "../platform/index.ts";
 import { type AdminOptions, adminApp, ownOrigins } from "./server.ts";
 
 export { ConfigApplier, prepareConfig, wantedReplicas, withOverrides, type Prepared, type PreparedApp, type ApplyResult } from "./apply.ts";
@@ -11,6 +11,8 @@ export { importApp, absoluteImportPath, ImportError, type ImportedApp } from "./
 export { adminApp, ownOrigins, APPLICATIONS_PATH, CONFIG_NAME_HEADER, type AdminOptions, type AdminState } from "./server.ts";
 export * from "./schema.ts";
 export { readToken, serverToken, tokenFile } from "./token.ts";
+export { importErrorText, located } from "./source-error.ts";
+export { yamlErrorPosition } from "./yaml-position.ts";
 
 export const DEFAULT_ADMIN = { host: "127.0.0.1", port: 8265 };
 
@@ -25,7 +27,7 @@ export function startAdmin(address: { host: string; port: number }, options: Adm
   try {
     server = serveHttp({ host: address.host, port: address.port, maxRequestBodySize: MAX_BODY }, (req) => app.handle(req) as Promise<Response>);
   } catch (err) {
-    throw new ServeError(`cannot listen on ${address.host}:${address.port} for the admin API: ${(err as Error).message}; is another tsserve running? Pick another port with --admin-port`);
+    throw new ServeError(`admin API: ${listenError(err, address.host, address.port, { port: "--admin-port", host: "--admin-host" })}`);
   }
   origins = ownOrigins(server.url);
   return server;
