@@ -1,6 +1,6 @@
 /** `DeploymentHandle<T>`: a typed way to call another deployment's methods. */
 import type { Deployment, Target } from "./deployment.ts";
-import { DeploymentResponse, DeploymentResponseGenerator } from "./response.ts";
+import { DeploymentResponse, DeploymentResponseGenerator, type ResponseWatch } from "./response.ts";
 import { type CallOptions, type HandleTarget, runtimeIfAny } from "./runtime.ts";
 
 type TargetOf<T> = T extends Deployment<infer C> ? C : T;
@@ -72,14 +72,14 @@ const OPTION_KEYS = new Set(["methodName", "stream", "multiplexedModelId"]);
 
 /** Makes a handle for `target`. Calls go through whichever runtime this thread has. */
 export function makeHandle<T>(target: HandleTarget, options: CallOptions = {}): DeploymentHandle<T> {
-  const send = (method: string, args: unknown[]): unknown => {
+  const send = (method: string, args: unknown[], watch?: ResponseWatch): unknown => {
     const rt = runtimeIfAny();
     if (!rt) throw new Error(`handle to ${target.deploymentName}: tsserve is not running (it was shut down)`);
     return options.stream
       ? new DeploymentResponseGenerator(rt.stream(target, options, method, args))
-      : new DeploymentResponse(rt.call(target, options, method, args));
+      : new DeploymentResponse(rt.call(target, options, method, args), watch);
   };
-  const methods = new Map<string, { remote: (...args: unknown[]) => unknown }>();
+  const methods = new Map<string, MethodEntry>();
   const base = {
     remote: (...args: unknown[]) => send(options.methodName ?? "call", args),
     options: (next: HandleOptions) => makeHandle<T>(target, { ...options, ...checkHandleOptions(next) }),
@@ -92,10 +92,42 @@ export function makeHandle<T>(target: HandleTarget, options: CallOptions = {}): 
       if (key in obj) return (obj as any)[key];
       if (typeof key === "symbol" || SKIP.has(key)) return undefined;
       let m = methods.get(key);
-      if (!m) methods.set(key, (m = { remote: (...args: unknown[]) => send(key, args) }));
+      if (!m) methods.set(key, (m = methodEntry(key, send)));
       return m;
     },
   }) as unknown as DeploymentHandle<T>;
+}
+
+/**
+ * `handle.m`. Until a call of `m` succeeds, we keep where `m` was first used: the replica's
+ * "has no method" error only has the replica's frames and the port's, so we add that line.
+ * One stack capture per handle and method, none once the method is known to exist.
+ */
+interface MethodEntry {
+  remote: (...args: unknown[]) => unknown;
+}
+
+type Send = (method: string, args: unknown[], watch?: ResponseWatch) => unknown;
+
+function methodEntry(method: string, send: Send): MethodEntry {
+  let firstUse: Error | undefined = new Error();
+  const watch: ResponseWatch = {
+    fulfilled: () => void (firstUse = undefined),
+    rejected: (err) => (firstUse ? atCaller(err, method, firstUse) : err),
+  };
+  return { remote: (...args: unknown[]) => send(method, args, firstUse ? watch : undefined) };
+}
+
+const OWN_FRAME = /\/sdk\/handle\.ts:/;
+
+/** A "has no method" error with the caller's frames (where `method` was used) put first. */
+function atCaller(err: unknown, method: string, firstUse: Error): unknown {
+  if (!(err instanceof Error) || err.name !== "ServeError" || !err.message.includes(`no method "${method}"`)) return err;
+  const frames = (firstUse.stack ?? "").split("\n").filter((l) => /^\s+at /.test(l) && !OWN_FRAME.test(l));
+  if (!frames.length) return err;
+  const rest = (err.stack ?? "").split("\n").filter((l) => /^\s+(at |---)/.test(l));
+  err.stack = [`${err.name}: ${err.message}`, ...frames, "    --- in the replica ---", ...rest].join("\n");
+  return err;
 }
 
 function checkHandleOptions(o: HandleOptions): HandleOptions {

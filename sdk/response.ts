@@ -1,6 +1,13 @@
 /** `DeploymentResponse` and `DeploymentResponseGenerator`: what `remote()` returns. */
 import type { Call, StreamCall } from "./runtime.ts";
 
+/** @internal Sees how a response ends (the handle uses it to place an unknown method's error at the caller's line). */
+export interface ResponseWatch {
+  fulfilled(): void;
+  /** Returns the error to reject with. */
+  rejected(err: unknown): unknown;
+}
+
 /** Lets the runtime find the call behind a response passed as an argument (chaining). */
 export const CALL = Symbol.for("tsserve.call");
 
@@ -16,16 +23,28 @@ export const CALL = Symbol.for("tsserve.call");
  */
 export class DeploymentResponse<T> implements PromiseLike<T> {
   #promise: Promise<T> | undefined;
+  readonly #watch: ResponseWatch | undefined;
   /** @internal */
   readonly [CALL]: Call<T>;
 
   /** @internal */
-  constructor(call: Call<T>) {
+  constructor(call: Call<T>, watch?: ResponseWatch) {
     this[CALL] = call;
+    this.#watch = watch;
   }
 
   #settled(): Promise<T> {
-    return (this.#promise ??= this[CALL].result());
+    if (this.#promise) return this.#promise;
+    const result = this[CALL].result();
+    const watch = this.#watch;
+    return (this.#promise = watch
+      ? result.then(
+          (v) => (watch.fulfilled(), v),
+          (e) => {
+            throw watch.rejected(e);
+          },
+        )
+      : result);
   }
 
   then<A = T, B = never>(
