@@ -8,6 +8,7 @@ import type { DeploymentStatus, DeploymentStatusInfo, ReplicaState, ReplicaStatu
 import type { RouterLimits } from "../router/router.ts";
 import { Autoscaler, pickToStop } from "./autoscaler.ts";
 import { ReplicaWorker } from "./worker.ts";
+import { startErrorSummary } from "./start-error.ts";
 
 /** What a replica reports for status: multiplexed model loads, unloads and load time (ms), and its requests. */
 export interface ReplicaStats {
@@ -177,7 +178,9 @@ export class DeploymentState {
     if (this.#stopped) return;
     const msg = lastError instanceof Error ? `${lastError.name}: ${lastError.message}` : String(lastError);
     if (this.status !== "UNHEALTHY") this.status = "DEPLOY_FAILED";
-    this.message = `replica failed to start after ${START_ATTEMPTS} attempts: ${msg}`;
+    this.message = `replica failed to start after ${START_ATTEMPTS} attempts: ${startErrorSummary(lastError)}`;
+    // The whole stack once, when the deployment gives up (not once per attempt: they fail alike).
+    console.error(`[tsserve] ${this.appName}/${this.spec.name}: replica failed to start: ${(lastError as Error)?.stack ?? msg}`);
     const err = new Error(`deployment ${this.spec.name} of application ${this.appName} failed to deploy: ${msg}`);
     if (lastError instanceof Error && lastError.stack) err.stack = lastError.stack;
     throw err;
