@@ -11,10 +11,8 @@ import { Progress, whileRunning } from "./progress.ts";
 
 export interface InstanceOptions {
   http: HttpConfig;
-  /** Where the admin API listens. */
+  /** Where the admin API listens; a port already in use is an error, for run as for start. */
   admin: AdminConfig;
-  /** `run`: an admin port already in use is a warning, not an error. */
-  adminOptional: boolean;
 }
 
 export class Instance {
@@ -34,7 +32,7 @@ export class Instance {
     try {
       ({ httpUrl } = await serve.start({ http }));
     } catch (e) {
-      throw new CliError((e as Error).message.replace("serve.start({ http: { port } })", "--port"));
+      throw new CliError((e as Error).message.replace("serve.start({ http: { port } })", "--port").replace("serve.start({ http: { host } })", "--host"));
     }
     const runtime = mainRuntime();
     const applier = new ConfigApplier(runtime.controller);
@@ -62,11 +60,10 @@ export class Instance {
         baseDir: process.cwd(),
       });
     } catch (e) {
-      if (!options.adminOptional) {
-        await serve.shutdown();
-        throw new CliError((e as Error).message);
-      }
-      err(`tsserve: warning: admin API not started: ${(e as Error).message}`);
+      // Serving on without the admin API would leave status and shutdown talking to whatever
+      // holds the port (another instance): stop instead, naming the port and the flag.
+      await serve.shutdown();
+      throw new CliError((e as Error).message);
     }
     instance = new Instance(httpUrl, applier, admin, tokenFile);
     let firstSignalAt = 0;

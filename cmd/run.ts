@@ -28,7 +28,8 @@ Options:
   --reload               watch the application's files and redeploy when they change
   --admin-host <host>    admin API host (default 127.0.0.1, or the config's admin.host)
   --admin-port <port>    admin API port (default 8265; 0 picks a free port); if it is taken,
-                         run serves without the admin API
+                         run stops with an error (so status and shutdown never reach
+                         another instance)
   -h, --help             show this help`;
 
 export async function run(argv: string[]): Promise<void> {
@@ -57,7 +58,7 @@ export async function run(argv: string[]): Promise<void> {
   if (values["admin-host"] !== undefined) admin.host = values["admin-host"];
   if (adminPort !== undefined) admin.port = adminPort;
 
-  const instance = await Instance.start({ http, admin, adminOptional: true });
+  const instance = await Instance.start({ http, admin });
   try {
     instance.applier.check(prepared, source.label);
   } catch (e) {

@@ -34,7 +34,6 @@ export async function start(argv: string[]): Promise<void> {
   const instance = await Instance.start({
     http: { ...(values.host !== undefined && { host: values.host }), ...(port !== undefined && { port }) },
     admin: { ...(values["admin-host"] !== undefined && { host: values["admin-host"] }), ...(adminPort !== undefined && { port: adminPort }) },
-    adminOptional: false,
   });
   out(`${bold(`tsserve ${version}`)} started`);
   out(`HTTP proxy at ${bold(instance.httpUrl)}`);

@@ -8,7 +8,7 @@ import { buildAppSpec } from "../sdk/graph.ts";
 import { installRuntime, type Call, type CallOptions, type HandleTarget, type Runtime, type RunOptions, type StartOptions, type StreamCall } from "../sdk/runtime.ts";
 import type { ServeStatus } from "../sdk/status.ts";
 import { Controller } from "./controller/controller.ts";
-import { registerBuiltins, serveHttp, type HttpServer } from "./platform/index.ts";
+import { listenError, registerBuiltins, serveHttp, type HttpServer } from "./platform/index.ts";
 import { DEFAULT_MAX_BODY, Proxy, proxyFetch } from "./proxy/index.ts";
 import { resolveTarget } from "./replica/directory.ts";
 import { Client } from "./router/client.ts";
@@ -67,7 +67,7 @@ export class MainRuntime implements Runtime {
       this.#server = serveHttp({ host: http.host, port: http.port, maxRequestBodySize: DEFAULT_MAX_BODY + 1 }, proxyFetch(this.#proxy));
     } catch (err) {
       this.#starting = undefined;
-      throw new ServeError(`cannot listen on ${http.host}:${http.port}: ${(err as Error).message}; is another server using that port? Pick another with serve.start({ http: { port } })`);
+      throw new ServeError(listenError(err, http.host, http.port, { port: "serve.start({ http: { port } })", host: "serve.start({ http: { host } })" }));
     }
     this.#updateRoutes();
     return { httpUrl: this.#server.url };

@@ -32,3 +32,16 @@ export function serveHttp(options: { host: string; port: number; maxRequestBodyS
     },
   };
 }
+
+/**
+ * Why listening on host:port failed, in one sentence with its fix (Bun's own message is a
+ * question, "Is port N in use?", that the error code already answers). `flags` name how the
+ * caller sets the port and the host.
+ */
+export function listenError(err: unknown, host: string, port: number, flags: { port: string; host: string }): string {
+  const e = err as { code?: string; message?: string } | undefined;
+  if (e?.code === "EADDRINUSE") return `port ${port} on ${host} is already in use (another tsserve?); pick another with ${flags.port} (0 picks a free one)`;
+  if (e?.code === "EADDRNOTAVAIL") return `${host} is not an address of this machine; pick another with ${flags.host} (127.0.0.1, or 0.0.0.0 for every address)`;
+  if (e?.code === "EACCES") return `port ${port} on ${host} needs privileges this process does not have (ports below 1024 usually do); pick another with ${flags.port}`;
+  return `cannot listen on ${host}:${port}: ${e?.message ?? String(err)}`;
+}
