@@ -3,11 +3,11 @@ import { APPLICATIONS_PATH, type AdminState, readToken, tokenFile } from "../run
 import { CliError } from "./output.ts";
 
 /** Sends a request to the admin API at `address`; returns the parsed JSON body of a 2xx answer. */
-export async function admin<T>(address: string, method: "GET" | "PUT" | "DELETE", body?: unknown, headers: Record<string, string> = {}): Promise<T> {
+export async function admin<T>(address: string, method: "GET" | "PUT" | "DELETE", body?: unknown, headers: Record<string, string> = {}, path = APPLICATIONS_PATH): Promise<T> {
   const token = readToken();
   let res: Response;
   try {
-    res = await fetch(address + APPLICATIONS_PATH, {
+    res = await fetch(address + path, {
       method,
       headers: {
         ...(token ? { authorization: `Bearer ${token}` } : {}),

@@ -86,6 +86,9 @@ export function wantedReplicas(d: DeploymentSpec): number {
   return n === "auto" ? startingReplicas(d.options.autoscalingConfig) : n;
 }
 
+/** "replace": the config is the whole set of config applications; "add": it adds or replaces its own only. */
+export type ApplyMode = "replace" | "add";
+
 export interface ApplyResult {
   deployed: string[];
   deleted: string[];
@@ -109,34 +112,49 @@ export class ConfigApplier {
     return [...this.#apps.keys()];
   }
 
-  /** Throws ConfigError when an application's route prefix is taken by an app this config does not replace. */
-  check(prepared: Prepared, file: string): void {
+  /**
+   * Throws ConfigError when an application's route prefix is taken by an app that stays: one
+   * made with serve.run(), or (when `mode` is "add") another config application.
+   */
+  check(prepared: Prepared, file: string, mode: ApplyMode = "replace"): void {
     prepared.apps.forEach((app, i) => {
       const prefix = app.config.routePrefix;
       if (prefix === null) return;
       for (const [name, other] of this.controller.apps) {
-        if (name === app.config.name || this.#apps.has(name) || other.spec.routePrefix !== prefix) continue;
+        if (name === app.config.name || other.spec.routePrefix !== prefix) continue;
+        const fromConfig = this.#apps.has(name);
+        if (fromConfig && mode === "replace") continue;
         throw new ConfigError(
-          `${file}: applications[${i}].routePrefix "${prefix}" is already used by application "${name}" (deployed with serve.run()); choose another prefix or delete that application`,
+          `${file}: applications[${i}].routePrefix "${prefix}" is already used by application "${name}" (deployed with ${fromConfig ? "a config" : "serve.run()"}); choose another prefix or delete that application`,
         );
       }
     });
   }
 
+  /** What applying `prepared` would delete: the config applications it does not list, unless `mode` is "add". */
+  toDelete(prepared: Prepared, mode: ApplyMode = "replace"): string[] {
+    if (mode === "add") return [];
+    const names = new Set(prepared.apps.map((a) => a.config.name));
+    return [...this.#apps.keys()].filter((n) => !names.has(n));
+  }
+
   /**
-   * Deletes the config applications that `prepared` drops, then deploys its applications.
-   * Resolves when every application runs or failed (`errors`); applies run one at a time.
+   * Deploys the applications of `prepared`. In "replace" mode (a config file: declarative) it
+   * first deletes the config applications that `prepared` drops; in "add" mode (one module
+   * given as file.ts:export) the others stay. Resolves when every application runs or failed
+   * (`errors`); applies run one at a time.
    */
-  apply(prepared: Prepared): { generation: number; done: Promise<ApplyResult> } {
+  apply(prepared: Prepared, mode: ApplyMode = "replace"): { generation: number; done: Promise<ApplyResult> } {
     const generation = ++this.requested;
-    const done = this.#queue.then(() => this.#apply(prepared, generation));
+    const done = this.#queue.then(() => this.#apply(prepared, generation, mode));
     this.#queue = done.catch(() => {});
     return { generation, done };
   }
 
-  async #apply(prepared: Prepared, generation: number): Promise<ApplyResult> {
-    const next = new Map(prepared.apps.map((a) => [a.config.name, a]));
-    const deleted = [...this.#apps.keys()].filter((n) => !next.has(n));
+  async #apply(prepared: Prepared, generation: number, mode: ApplyMode): Promise<ApplyResult> {
+    const listed = new Map(prepared.apps.map((a) => [a.config.name, a]));
+    const deleted = this.toDelete(prepared, mode);
+    const next = mode === "add" ? new Map([...this.#apps, ...listed]) : listed;
     this.#apps = next;
     const errors: Record<string, string> = {};
     try {

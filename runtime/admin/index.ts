@@ -6,7 +6,7 @@ import { ServeError } from "../../sdk/errors.ts";
 import { type HttpServer, listenError, serveHttp } from "../platform/index.ts";
 import { type AdminOptions, adminApp, ownOrigins } from "./server.ts";
 
-export { ConfigApplier, prepareConfig, wantedReplicas, withOverrides, type Prepared, type PreparedApp, type ApplyResult } from "./apply.ts";
+export { ConfigApplier, prepareConfig, wantedReplicas, withOverrides, type Prepared, type PreparedApp, type ApplyResult, type ApplyMode } from "./apply.ts";
 export { importApp, absoluteImportPath, ImportError, type ImportedApp } from "./import.ts";
 export { adminApp, ownOrigins, APPLICATIONS_PATH, CONFIG_NAME_HEADER, type AdminOptions, type AdminState } from "./server.ts";
 export * from "./schema.ts";

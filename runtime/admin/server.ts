@@ -6,7 +6,7 @@
  */
 import { Elysia } from "elysia";
 import type { ServeStatus } from "../../sdk/status.ts";
-import { type ConfigApplier, prepareConfig, wantedReplicas } from "./apply.ts";
+import { type ApplyMode, type ConfigApplier, prepareConfig, wantedReplicas } from "./apply.ts";
 import { type AdminConfig, ConfigError, type HttpConfig, type ServeConfig, validateConfig } from "./schema.ts";
 import { sameToken } from "./token.ts";
 
@@ -61,7 +61,12 @@ export function adminApp(options: AdminOptions, origins: () => Set<string>): Ely
     };
   };
 
-  const put = async (request: Request): Promise<Response> => {
+  /**
+   * PUT of a config: "replace" (the collection) makes it the whole set of config applications;
+   * "add" (`/api/serve/applications/<name>`, a config of that one application) keeps the others.
+   * The answer says what is deleted and what is kept, before it happens.
+   */
+  const put = async (request: Request, mode: ApplyMode, name?: string): Promise<Response> => {
     const file = request.headers.get(CONFIG_NAME_HEADER) || "request body";
     const text = await request.text();
     let body: unknown;
@@ -72,12 +77,16 @@ export function adminApp(options: AdminOptions, origins: () => Set<string>): Ely
     }
     try {
       const config = validateConfig(body, file);
+      if (name !== undefined && (config.applications.length !== 1 || config.applications[0]!.name !== name)) {
+        return error(400, `${file}: PUT ${APPLICATIONS_PATH}${name} takes a config of one application named "${name}"; to replace every config application, PUT ${APPLICATIONS_PATH}`);
+      }
       const prepared = await prepareConfig(config, file, options.baseDir);
-      applier.check(prepared, file);
-      const before = new Set(applier.appNames);
-      const { generation } = applier.apply(prepared);
+      applier.check(prepared, file, mode);
+      const deleted = applier.toDelete(prepared, mode);
       const applications = prepared.apps.map((a) => a.config.name);
-      return json(200, { generation, applications, deleted: [...before].filter((n) => !applications.includes(n)) });
+      const kept = applier.appNames.filter((n) => !applications.includes(n) && !deleted.includes(n));
+      const { generation } = applier.apply(prepared, mode);
+      return json(200, { generation, applications, deleted, kept });
     } catch (err) {
       if (err instanceof ConfigError) return error(400, err.message);
       throw err;
@@ -87,7 +96,7 @@ export function adminApp(options: AdminOptions, origins: () => Set<string>): Ely
   const routes = (path: string) => (app: Elysia) =>
     app
       .get(path, async () => json(200, await state()))
-      .put(path, ({ request }) => put(request), { parse: "none" })
+      .put(path, ({ request }) => put(request, "replace"), { parse: "none" })
       .delete(path, async () => {
         await options.shutdown();
         return json(200, { message: "every application was deleted; the instance is shutting down" });
@@ -110,8 +119,9 @@ export function adminApp(options: AdminOptions, origins: () => Set<string>): Ely
     })
     .use(routes(APPLICATIONS_PATH))
     .use(routes(APPLICATIONS_PATH.slice(0, -1)))
+    .put(`${APPLICATIONS_PATH}:name`, ({ request, params }) => put(request, "add", decodeURIComponent(params.name)), { parse: "none" })
     .onError(({ code, error: err }) => {
-      if (code === "NOT_FOUND") return error(404, `no such endpoint; the admin API is GET, PUT and DELETE ${APPLICATIONS_PATH}`);
+      if (code === "NOT_FOUND") return error(404, `no such endpoint; the admin API is GET, PUT and DELETE ${APPLICATIONS_PATH}, and PUT ${APPLICATIONS_PATH}<name>`);
       console.error(`[tsserve] admin API: ${(err as Error)?.stack ?? err}`);
       return error(500, `internal error: ${(err as Error)?.message ?? err}`);
     }) as any;

@@ -132,13 +132,51 @@ describe("tsserve start + deploy/status/config", () => {
     expect(answers.filter((a) => a !== "200")).toEqual([]);
   });
 
-  test("a config that drops an app deletes it; a file.ts target deploys by itself", async () => {
+  test("a file.ts target adds one app, or replaces the one of its name, and keeps the others", async () => {
     const r = await run(["deploy", "app.ts:withGreeting", "--name", "hola", "--route-prefix", "/hola", "greeting=Hola"]);
+    expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain('Deleting "greet"');
+    expect(r.stdout).toContain('Keeping "greet"');
+    expect(r.stdout).not.toContain("eleting");
     expect(await text("/hola/hello/Dora")).toBe("Hola, Dora!"); // greet.ts as the test above left it
+    expect(await text("/greet/hello/Dora")).toBe("Hello, Dora.");
+    const again = await run(["deploy", "app.ts:withGreeting", "--name", "hola", "--route-prefix", "/hola", "greeting=Hi"]);
+    expect(again.code).toBe(0);
+    expect(await text("/hola/hello/Dora")).toBe("Hi, Dora!");
     const status = JSON.parse((await run(["status", "--json"])).stdout);
-    expect(Object.keys(status.applications)).toEqual(["hola"]);
+    expect(Object.keys(status.applications).sort()).toEqual(["greet", "hola"]);
+    // The two are the config-deployed set now: `config` lists both.
+    expect((Bun.YAML.parse((await run(["config"])).stdout) as any).applications.map((a: any) => a.name).sort()).toEqual(["greet", "hola"]);
+  });
+
+  test("a file.ts target cannot take a route prefix another app keeps", async () => {
+    const r = await run(["deploy", "app.ts", "--name", "other", "--route-prefix", "/hola"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('applications[0].routePrefix "/hola" is already used by application "hola" (deployed with a config)');
+    expect(await text("/hola/hello/Dora")).toBe("Hi, Dora!");
+  });
+
+  test("a config file is declarative: it lists the apps it deletes before it sends, and the API answers them", async () => {
+    const r = await run(["deploy", "serve.yaml"]);
+    expect(r.code).toBe(0);
+    const deleting = r.stdout.indexOf('serve.yaml replaces the applications deployed before: deleting "hola" (not in serve.yaml)');
+    expect(deleting).toBeGreaterThanOrEqual(0);
+    expect(deleting).toBeLessThan(r.stdout.indexOf("Sent serve.yaml"));
+    const status = JSON.parse((await run(["status", "--json"])).stdout);
+    expect(Object.keys(status.applications)).toEqual(["greet"]);
+
+    // Through the API: a one-app PUT keeps the rest; a collection PUT names what it deletes.
+    const one = { applications: [{ name: "solo", routePrefix: "/solo", importPath: join(dir, "app.ts") }] };
+    const put1 = await fetch(`${admin}/api/serve/applications/solo`, { method: "PUT", headers: { authorization: `Bearer ${token}` }, body: JSON.stringify(one) });
+    expect(put1.status).toBe(200);
+    expect(await put1.json()).toMatchObject({ applications: ["solo"], deleted: [], kept: ["greet"] });
+    const wrongName = await fetch(`${admin}/api/serve/applications/other`, { method: "PUT", headers: { authorization: `Bearer ${token}` }, body: JSON.stringify(one) });
+    expect(wrongName.status).toBe(400);
+    expect(await errorOf(wrongName)).toContain('takes a config of one application named "other"');
+    const back = await run(["deploy", "serve.yaml"]);
+    expect(back.code).toBe(0);
+    expect(back.stdout).toContain('deleting "solo"');
+    expect(Object.keys(JSON.parse((await run(["status", "--json"])).stdout).applications)).toEqual(["greet"]);
   });
 
   test("deploy reports the server's 400 for an app that does not load", async () => {
