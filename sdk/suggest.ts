@@ -18,8 +18,8 @@ function distance(a: string, b: string): number {
 }
 
 /**
- * The candidate closest to `name`, when it is close enough to be a slip (at most a third of
- * its letters differ, and never more than 3), else undefined.
+ * The candidate closest to `name`, when it is close enough to be a slip (letter case, or at
+ * most a third of its letters and never more than 3), else undefined.
  */
 export function closest(name: string, candidates: Iterable<string>): string | undefined {
   let best: string | undefined;
@@ -28,7 +28,7 @@ export function closest(name: string, candidates: Iterable<string>): string | un
     const n = distance(name, c);
     if (n < bestDistance) [best, bestDistance] = [c, n];
   }
-  return best !== undefined && bestDistance > 0 && bestDistance <= Math.min(3, Math.ceil(name.length / 3)) ? best : undefined;
+  return best !== undefined && best !== name && bestDistance <= Math.min(3, Math.floor(name.length / 3)) ? best : undefined;
 }
 
 /** ` Did you mean "x"?` or nothing: to append to a message. */

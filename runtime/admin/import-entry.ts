@@ -12,6 +12,7 @@ import { registerBuiltins } from "../platform/index.ts";
 import { loadedModuleFiles } from "../platform/modules.ts";
 import { codeVersion, type ImportReply, type ImportRequest } from "./import-protocol.ts";
 import { importErrorText } from "./source-error.ts";
+import { userFrames } from "../controller/start-error.ts";
 
 declare const self: Worker;
 
@@ -80,7 +81,9 @@ async function importApp(req: ImportRequest): Promise<ImportReply> {
     const text = importErrorText(err);
     // A located error starts with its own file:line:column: it goes on a line of its own.
     const gap = text.includes("\n") && !/^\d+ errors:/.test(text) ? "\n" : " ";
-    throw new ServeError(`cannot import ${file}:${gap}${text}`);
+    // An error thrown by the module's code (an invalid option, say): the line that threw.
+    const at = text.includes("\n") ? undefined : userFrames((err as Error)?.stack, 1)[0];
+    throw new ServeError(`cannot import ${file}:${gap}${text}${at ? ` (at ${at})` : ""}`);
   }
   const exportNames = Object.keys(mod).filter((k) => k !== "default" || mod.default !== undefined);
   const listed = exportNames.length ? exportNames.join(", ") : "(none)";
