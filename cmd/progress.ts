@@ -8,13 +8,27 @@ export interface ProgressView {
   targets: Record<string, Record<string, number>>;
 }
 
+/**
+ * Progress lines: a deployment's line is printed when it changes, and again every
+ * `repeatMs` while its replicas are not all ready (a slow constructor still shows signs of
+ * life), each with the time since the deploy began.
+ */
 export class Progress {
-  readonly #last = new Map<string, string>();
+  readonly #last = new Map<string, { line: string; at: number }>();
+  readonly #started: number;
 
-  constructor(readonly apps: string[]) {}
+  constructor(
+    readonly apps: string[],
+    readonly repeatMs = 5000,
+    readonly print: (line: string) => void = out,
+    readonly clock: () => number = Date.now,
+  ) {
+    this.#started = clock();
+  }
 
-  /** Prints the deployments of `apps` whose line changed since the last update. */
+  /** Prints the deployments of `apps` whose line changed since the last update, or that still wait. */
   update(view: ProgressView): void {
+    const now = this.clock();
     for (const app of this.apps) {
       const a = view.applications[app];
       if (!a) continue;
@@ -27,12 +41,21 @@ export class Progress {
         let line = `  ${app}/${name}: ${ready}/${wanted} replicas ready${others.length ? dim(` (${others.join(", ")})`) : ""}`;
         if (d.status === "DEPLOY_FAILED") line += ` ${red("DEPLOY_FAILED")}`;
         const key = `${app}/${name}`;
-        if (this.#last.get(key) === line) continue;
-        this.#last.set(key, line);
-        out(line);
+        const last = this.#last.get(key);
+        const waiting = ready !== wanted && d.status !== "DEPLOY_FAILED";
+        if (last?.line === line && !(waiting && now - last.at >= this.repeatMs)) continue;
+        this.#last.set(key, { line, at: now });
+        this.print(`${line}${dim(` ${elapsed(now - this.#started)}`)}`);
       }
     }
   }
+}
+
+/** `0.4s`, `12s`, `2m05s`. */
+export function elapsed(ms: number): string {
+  if (ms < 10_000) return `${(ms / 1000).toFixed(1)}s`;
+  const s = Math.floor(ms / 1000);
+  return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
 }
 
 /** Calls `tick` every `everyMs` until `work` settles (and once more after), then returns its result. */

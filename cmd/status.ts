@@ -10,7 +10,8 @@ export const summary = "show applications, deployments and replicas of a running
 export const help = `Usage: tsserve status [--json] [--address <url>]
 
 Shows the applications of a running instance, their deployments, replica states and
-messages: a table for people (colour on a terminal, none with NO_COLOR), or with --json
+messages, autoscaled deployments' target and current replicas, and the multiplexed model
+ids each replica holds: a table for people (colour on a terminal, none with NO_COLOR), or with --json
 the shape of serve.status():
   { proxy: { url, status }, applications: { <app>: { status, message, routePrefix,
     deployments: { <name>: { status, message, replicaStates: { RUNNING: n, ... } } } } } }
@@ -36,11 +37,25 @@ const replicas = (states: Record<string, number | undefined>): string =>
     .map(([s, n]) => `${s} ${n}`)
     .join(", ") || "none";
 
-/** Where a deployment is heading: its target when it differs, and the autoscaling range. */
-function target(d: ServeStatus["applications"][string]["deployments"][string]): string {
+type DeploymentInfo = ServeStatus["applications"][string]["deployments"][string];
+
+/** Where a deployment is heading: autoscaled, its target, current count and range; else its target when it differs. */
+function target(d: DeploymentInfo): string {
   const a = d.autoscaling;
-  if (a) return dim(` (target ${d.targetReplicas}, auto ${a.minReplicas}-${a.maxReplicas})`);
+  if (a) return dim(` (target ${d.targetReplicas}, current ${d.currentReplicas}, auto ${a.minReplicas}-${a.maxReplicas})`);
   return d.targetReplicas !== undefined && d.targetReplicas !== d.currentReplicas ? dim(` (target ${d.targetReplicas})`) : "";
+}
+
+/** One row per replica holding multiplexed models: which ones (a deployment without models gets none). */
+function replicaRows(d: DeploymentInfo): string[][] {
+  const replicas = d.replicas ?? [];
+  if (!replicas.some((r) => r.multiplexedModelIds?.length)) return [];
+  return replicas.map((r) => [
+    dim(`    ${r.replicaId.split("#").at(-1)}`),
+    statusColor(r.state),
+    r.multiplexedModelIds.length ? `models ${r.multiplexedModelIds.join(", ")}` : dim("no models"),
+    "",
+  ]);
 }
 
 /** The status as people read it. */
@@ -52,7 +67,10 @@ export function statusTable(status: ServeStatus): string {
   for (const [name, app] of apps) {
     const route = app.routePrefix === null ? dim("(no route)") : dim(app.routePrefix);
     rows.push([`${name} ${route}`, statusColor(app.status), "", app.message]);
-    for (const [dn, d] of Object.entries(app.deployments)) rows.push([`  ${dn}`, statusColor(d.status), replicas(d.replicaStates) + target(d), d.message]);
+    for (const [dn, d] of Object.entries(app.deployments)) {
+      rows.push([`  ${dn}`, statusColor(d.status), replicas(d.replicaStates) + target(d), d.message]);
+      rows.push(...replicaRows(d));
+    }
   }
   return [...lines, table(rows)].join("\n");
 }
