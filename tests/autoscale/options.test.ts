@@ -26,7 +26,7 @@ describe("autoscalingConfig", () => {
     [{ autoscalingConfig: { targetOngoingRequests: 0 } }, "autoscalingConfig.targetOngoingRequests must be a number > 0, got 0"],
     [{ autoscalingConfig: { upscaleDelayMs: -1 } }, "autoscalingConfig.upscaleDelayMs must be a number of milliseconds >= 0, got -1"],
     [{ autoscalingConfig: { upscalingFactor: 0 } }, "autoscalingConfig.upscalingFactor must be a number > 0, got 0"],
-    [{ autoscalingConfig: { maxReplica: 3 } }, 'unknown autoscalingConfig option "maxReplica"; known options: minReplicas, maxReplicas'],
+    [{ autoscalingConfig: { maxReplica: 3 } }, 'unknown autoscalingConfig option "maxReplica" (did you mean "maxReplicas"?); known options: minReplicas, maxReplicas'],
   ])("%j throws: %s", (options, message) => {
     expect(() => serve.deployment(Model, options as never)).toThrow(message);
   });

@@ -30,7 +30,7 @@ describe("validateConfig", () => {
 
   test("unknown keys, at every level", () => {
     expect(check({ applications: [], proxy: 1 })).toThrow("serve.yaml: proxy is not a known key; allowed keys: http, admin, applications");
-    expect(check({ http: { prot: 1 }, applications: [] })).toThrow("serve.yaml: http.prot is not a known key; allowed keys in http: host, port, requestTimeoutMs");
+    expect(check({ http: { prot: 1 }, applications: [] })).toThrow('serve.yaml: http.prot is not a known key (did you mean "port"?); allowed keys in http: host, port, requestTimeoutMs');
     expect(check({ applications: [app({ route_prefix: "/" })] })).toThrow("serve.yaml: applications[0].route_prefix is not a known key");
     expect(check({ applications: [app({ deployments: [{ name: "A", replicas: 2 }] })] })).toThrow(
       "serve.yaml: applications[0].deployments[0].replicas is not a known key",
