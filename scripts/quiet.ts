@@ -39,6 +39,7 @@ export class QuietOutput {
     if (SUMMARY.test(text) || FILE_HEADER.test(text)) {
       // What is held before a new file or the summary belongs to no test (an afterAll's logs).
       this.#drop();
+      if (FILE_HEADER.test(text)) this.emit("");
       return this.emit(text);
     }
     this.#held.push(text);

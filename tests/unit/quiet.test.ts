@@ -21,7 +21,7 @@ test("what a passing test logs is hidden; bun's reports and summary stay", () =>
     " 0 fail",
     "Ran 2 tests across 1 file. [1s]",
   ]);
-  expect(shown).toEqual(["bun test v1.4.5", "tests/a.test.ts:", "(pass) a > logs an expected error [3ms]", "(pass) a > quiet [1ms]", " 2 pass", " 0 fail", "Ran 2 tests across 1 file. [1s]"]);
+  expect(shown).toEqual(["bun test v1.4.5", "", "tests/a.test.ts:", "(pass) a > logs an expected error [3ms]", "(pass) a > quiet [1ms]", " 2 pass", " 0 fail", "Ran 2 tests across 1 file. [1s]"]);
   expect(hidden).toBe(2);
 });
 
@@ -36,6 +36,7 @@ test("a failing test's logs and bun's failure report are shown, before its (fail
     "(pass) a > after [1ms]",
   ]);
   expect(shown).toEqual([
+    "",
     "tests/a.test.ts:",
     "(pass) a > ok [1ms]",
     "[tsserve] the log that explains the failure",
