@@ -18,7 +18,7 @@ the URL, then serves until Ctrl-C or SIGTERM, which drain in-flight requests and
 The export is "app" by default, else the default export. It is an Application
 (Deployment.bind(...)) or a builder function (args) => Application, which receives the
 key=value arguments as { key: "value" }. A .yaml, .yml or .json file is a config
-(see docs/cli.md) and may hold several applications.
+(see docs/config.md) and may hold several applications.
 
 Options:
   --host <host>          HTTP host (default 127.0.0.1, or the config's http.host)
