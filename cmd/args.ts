@@ -1,6 +1,7 @@
 /** Argument parsing for every command: node:util parseArgs, with messages that say what to do. */
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { UsageError } from "./output.ts";
+import { didYouMean } from "../sdk/suggest.ts";
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
 
@@ -9,7 +10,9 @@ export function parse<O extends Options>(command: string, argv: string[], option
   try {
     return parseArgs({ args: argv, options: { help: { type: "boolean", short: "h" }, ...options }, allowPositionals: true, strict: true });
   } catch (e) {
-    const message = (e as Error).message.replace(/\. To specify a positional argument.*$/s, "");
+    let message = (e as Error).message.replace(/\. To specify a positional argument.*$/s, "");
+    const unknown = /^Unknown option '--([^']+)'/.exec(message)?.[1];
+    if (unknown) message += didYouMean(unknown, ["help", ...Object.keys(options)]).replace(/"(.+)"/, '"--$1"');
     throw new UsageError(`tsserve ${command}: ${message}`);
   }
 }

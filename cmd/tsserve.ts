@@ -6,6 +6,7 @@
  */
 import { CliError, err, out, UsageError } from "./output.ts";
 import { version } from "./version.ts";
+import { didYouMean } from "../sdk/suggest.ts";
 import * as buildCmd from "./build.ts";
 import * as configCmd from "./config.ts";
 import * as deployCmd from "./deploy.ts";
@@ -68,7 +69,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const command = commands[first];
   if (!command) {
-    err(`tsserve: unknown command "${first}"; commands: ${Object.keys(commands).join(", ")}. See tsserve --help`);
+    err(`tsserve: unknown command "${first}"${didYouMean(first, Object.keys(commands))}; commands: ${Object.keys(commands).join(", ")}. See tsserve --help`);
     return 2;
   }
   try {

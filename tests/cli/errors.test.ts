@@ -87,6 +87,16 @@ describe("tsserve run: errors that say where", () => {
     expect(config.stderr).toContain('serve.yaml: applications[0].routPrefix is not a known key (did you mean "routePrefix"?)');
   });
 
+  test("a misspelt command or flag suggests the right one (exit 2)", async () => {
+    const dir = tempDir("cwd");
+    const c = await cli(["statsu"], { cwd: dir, env: cliEnv(home) });
+    expect(c.code).toBe(2);
+    expect(c.stderr).toContain('unknown command "statsu" (did you mean "status"?)');
+    const f = await cli(["run", "app.ts", "--admin-prot", "0"], { cwd: dir, env: cliEnv(home) });
+    expect(f.code).toBe(2);
+    expect(f.stderr).toContain("tsserve run: Unknown option '--admin-prot' (did you mean \"--admin-port\"?)");
+  });
+
   test("bad YAML names the line and column", async () => {
     const r = await run(["serve.yaml", ...FREE], {
       "serve.yaml": "applications:\n  - importPath: ./app.ts\n    deployments:\n      - name: Greeter\n        numReplicas: [1, \n",

@@ -133,7 +133,20 @@ describe("tsserve start + deploy/status/config", () => {
   });
 
   test("a file.ts target adds one app, or replaces the one of its name, and keeps the others", async () => {
+    // Dozens of callers keep the other app busy meanwhile: not one of their requests may fail.
+    const answers: string[] = [];
+    let deploying = true;
+    const traffic = Array.from({ length: 24 }, async () => {
+      while (deploying) {
+        const res = await fetch(http + "/greet/hello/Dora");
+        answers.push(res.status === 200 ? await res.text() : `${res.status} ${await res.text()}`);
+      }
+    });
     const r = await run(["deploy", "app.ts:withGreeting", "--name", "hola", "--route-prefix", "/hola", "greeting=Hola"]);
+    deploying = false;
+    await Promise.all(traffic);
+    expect(answers.length).toBeGreaterThan(100);
+    expect(answers.filter((a) => a !== "Hello, Dora.")).toEqual([]);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('Keeping "greet"');
