@@ -181,7 +181,8 @@ export class DeploymentState {
     this.message = `replica failed to start after ${START_ATTEMPTS} attempts: ${startErrorSummary(lastError)}`;
     // The whole stack once, when the deployment gives up (not once per attempt: they fail alike).
     console.error(`[tsserve] ${this.appName}/${this.spec.name}: replica failed to start: ${(lastError as Error)?.stack ?? msg}`);
-    const err = new Error(`deployment ${this.spec.name} of application ${this.appName} failed to deploy: ${msg}`);
+    // The caller (serve.run, tsserve deploy on another terminal) may not see this process's log: where it failed goes along.
+    const err = new Error(`deployment ${this.spec.name} of application ${this.appName} failed to deploy: ${startErrorSummary(lastError)}`);
     if (lastError instanceof Error && lastError.stack) err.stack = lastError.stack;
     throw err;
   }

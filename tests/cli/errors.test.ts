@@ -70,7 +70,7 @@ describe("tsserve run: errors that say where", () => {
     const logged = r.stderr.split("replica failed to start: Error: weights.bin is missing").length - 1;
     expect(logged).toBe(1);
     expect(r.stderr).toMatch(/at loadWeights \(\S*ctor\.ts:2:\d+\)\n\s+at new Model \(\S*ctor\.ts:4:\d+\)/);
-    expect(r.stderr).toContain('tsserve: error: application "default" failed to deploy');
+    expect(r.stderr).toMatch(/tsserve: error: application "default" failed to deploy: .*Error: weights\.bin is missing at loadWeights \(\S*ctor\.ts:2:\d+\)/);
   });
 
   test("a misspelt option in code or in a config suggests the right one", async () => {

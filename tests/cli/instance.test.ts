@@ -192,6 +192,23 @@ describe("tsserve start + deploy/status/config", () => {
     expect(Object.keys(JSON.parse((await run(["status", "--json"])).stdout).applications)).toEqual(["greet"]);
   });
 
+  test("deploy of a file whose constructor throws fails with where it threw, and leaves the other apps serving", async () => {
+    writeFileSync(
+      join(dir, "ctorfail.ts"),
+      'import { serve } from "tsserve";\nfunction load() { throw new Error("no weights"); }\nexport const app = serve.deployment(class Bad { constructor() { load(); } }).bind();\n',
+    );
+    const r = await run(["deploy", "ctorfail.ts", "--name", "bad", "--route-prefix", "/bad"]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('Keeping "greet"');
+    expect(r.stderr).toMatch(/application "bad" failed to deploy: .*Error: no weights at load \(\S*ctorfail\.ts:2:\d+\) < new Bad \(\S*ctorfail\.ts:3:\d+\)/);
+    expect(await text("/greet/hello/Dora")).toBe("Hello, Dora.");
+    const t = await run(["status"]);
+    expect(t.stdout).toMatch(/ {2}Bad\s+DEPLOY_FAILED\s+none \(target 1\)\s+replica failed to start after 3 attempts: Error: no weights at load \(/);
+    expect(t.stdout).toMatch(/greet \/greet\s+RUNNING/);
+    // The instance's own log has the stack, once.
+    expect(instance.stderr.split("bad/Bad: replica failed to start: Error: no weights").length - 1).toBe(1);
+  });
+
   test("deploy reports the server's 400 for an app that does not load", async () => {
     const r = await run(["deploy", "app.ts:missing"]);
     expect(r.code).toBe(1);
