@@ -2,6 +2,7 @@
 import type { Deployment, Target } from "./deployment.ts";
 import { DeploymentResponse, DeploymentResponseGenerator, type ResponseWatch } from "./response.ts";
 import { type CallOptions, type HandleTarget, runtimeIfAny } from "./runtime.ts";
+import { didYouMean } from "./suggest.ts";
 
 type TargetOf<T> = T extends Deployment<infer C> ? C : T;
 type InstanceOf<C> = C extends abstract new (...args: any) => infer I
@@ -118,12 +119,16 @@ function methodEntry(method: string, send: Send): MethodEntry {
   return { remote: (...args: unknown[]) => send(method, args, firstUse ? watch : undefined) };
 }
 
-const OWN_FRAME = /\/sdk\/handle\.ts:/;
+/** tsserve's own frames (and Node's, and the binary's), which say nothing about the caller's code. */
+const ROOT = new URL("../", import.meta.url).pathname;
+const ownFrame = (line: string): boolean => ["sdk/", "runtime/"].some((d) => line.includes(ROOT + d)) || /\(node:|\(\/\$bunfs\/|at node:|at \/\$bunfs\//.test(line);
 
-/** A "has no method" error with the caller's frames (where `method` was used) put first. */
+/** A "has no method" error with the method meant (when one is close) and the caller's frames (where `method` was used) put first. */
 function atCaller(err: unknown, method: string, firstUse: Error): unknown {
   if (!(err instanceof Error) || err.name !== "ServeError" || !err.message.includes(`no method "${method}"`)) return err;
-  const frames = (firstUse.stack ?? "").split("\n").filter((l) => /^\s+at /.test(l) && !OWN_FRAME.test(l));
+  const available = /available methods: (.*)$/.exec(err.message)?.[1]?.split(", ") ?? [];
+  err.message = err.message.replace(`no method "${method}"`, `no method "${method}"${didYouMean(method, available)}`);
+  const frames = (firstUse.stack ?? "").split("\n").filter((l) => /^\s+at /.test(l) && !ownFrame(l));
   if (!frames.length) return err;
   const rest = (err.stack ?? "").split("\n").filter((l) => /^\s+(at |---)/.test(l));
   err.stack = [`${err.name}: ${err.message}`, ...frames, "    --- in the replica ---", ...rest].join("\n");

@@ -34,7 +34,7 @@ describe("an unknown handle method", () => {
     const h = await serve.run(Caller.bind(Target.bind()), { name: "where", routePrefix: null });
     const err = await rejection(h.misspelt.remote());
     expect(err.name).toBe("ServeError");
-    expect(err.message).toContain('has no method "helo"; available methods: hello');
+    expect(err.message).toContain('has no method "helo" (did you mean "hello"?); available methods: hello');
     const frames = err.stack!.split("\n").slice(1);
     expect(frames[0]).toMatch(/^\s+at misspelt \(\S+\/tests\/fixtures\/where\.ts:27:\d+\)$/);
     expect(err.stack).toContain("--- in the replica ---");
