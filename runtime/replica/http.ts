@@ -57,8 +57,9 @@ export function toResponseData(value: unknown, accept: string | undefined): Http
 }
 
 async function msgpackData(value: unknown): Promise<HttpResponseData> {
-  const { encode } = await import("@msgpack/msgpack");
-  const bytes = encode(value);
+  // Loaded on first use: most replicas never answer MessagePack.
+  const { encodeMsgpack } = await import("./msgpack.ts");
+  const bytes = encodeMsgpack(value);
   return response(200, { "content-type": MSGPACK }, bytes.slice().buffer as ArrayBuffer);
 }
 
