@@ -85,6 +85,8 @@ export class MainRuntime implements Runtime {
   }
 
   async shutdown(): Promise<void> {
+    // Until the listener closes, requests that still arrive get 503, not the 404 of an emptied route table.
+    this.#proxy?.drain();
     await this.controller.shutdown();
     await this.#server?.stop();
     this.client.close();

@@ -4,29 +4,59 @@ export interface HttpServer {
   stop(): Promise<void>;
 }
 
-export type FetchHandler = (request: Request, server: { timeout(request: Request, seconds: number): void }) => Response | Promise<Response>;
+/** What a fetch handler may ask of the listener that received the request. */
+export interface Listener {
+  /** `http://host:port` as the listener sees itself: the URL base handlers build on, whatever `Host` said. */
+  readonly origin: string;
+  /** Bun drops a connection silent for this long, even while its response is being made. */
+  readonly idleTimeoutSeconds: number;
+  /** Sets one request's idle timeout (0: none). */
+  timeout(request: Request, seconds: number): void;
+}
+
+export type FetchHandler = (request: Request, listener: Listener) => Response | Promise<Response>;
+
+/** Bun's own default, kept: an idle keep-alive connection is closed after 10 s. */
+export const DEFAULT_IDLE_TIMEOUT_SECONDS = 10;
+
+export interface ServeOptions {
+  host: string;
+  port: number;
+  maxRequestBodySize: number;
+  /** Whole seconds, 1 to 255 (Bun's range; Bun checks it about every 4 s). Tests shorten it. */
+  idleTimeoutSeconds?: number;
+}
 
 /**
  * Listens on host:port (0 = a free port); `reusePort: false` so a second instance cannot share
  * the port silently. An error that escapes `fetch` is logged and answered with a plain 500:
  * Bun's development error page would show the client the stack and the source around it.
  */
-export function serveHttp(options: { host: string; port: number; maxRequestBodySize: number }, fetch: FetchHandler): HttpServer {
+export function serveHttp(options: ServeOptions, fetch: FetchHandler): HttpServer {
+  const idleTimeoutSeconds = options.idleTimeoutSeconds ?? DEFAULT_IDLE_TIMEOUT_SECONDS;
+  // One Listener for every request (no object per request); filled in once Bun has the port.
+  const listener = {
+    origin: "",
+    idleTimeoutSeconds,
+    timeout: (request: Request, seconds: number) => server.timeout(request, seconds),
+  };
   const server = Bun.serve({
     hostname: options.host,
     port: options.port,
     reusePort: false,
     development: false,
+    idleTimeout: idleTimeoutSeconds,
     maxRequestBodySize: options.maxRequestBodySize,
-    fetch: (req, srv) => fetch(req, srv),
+    fetch: (req) => fetch(req, listener),
     error(err) {
       console.error(`[tsserve] HTTP handler failed: ${err.stack ?? err.message}`);
       return new Response("Internal Server Error", { status: 500, headers: { "content-type": "text/plain; charset=utf-8" } });
     },
   });
   const host = options.host.includes(":") ? `[${options.host}]` : options.host;
+  listener.origin = `http://${host}:${server.port}`;
   return {
-    url: `http://${host}:${server.port}`,
+    url: listener.origin,
     async stop() {
       await server.stop(true);
     },

@@ -6,24 +6,33 @@
 import { Elysia } from "elysia";
 import type { FetchHandler } from "../platform/index.ts";
 import type { Proxy } from "./proxy.ts";
+import { pathStart } from "./url.ts";
 
 export function proxyFetch(proxy: Proxy): FetchHandler {
   const app = new Elysia()
     .get("/-/healthz", ({ set }) => {
+      if (proxy.draining) {
+        set.status = 503;
+        return "Shutting down.";
+      }
       if (proxy.routes.size > 0) return "success";
       set.status = 503;
       return "Route table is not populated yet.";
     })
     .get("/-/routes", () => Response.json(proxy.routes.toJSON()))
-    .all("/*", ({ request, server }) => proxy.handle(request, server ?? undefined));
-  return (req, srv) => {
+    .all("/*", ({ request }) => proxy.handle(request));
+  return (req, listener) => {
     const url = req.url;
-    return isOwnRoute(url) ? (app.fetch(req) as Promise<Response>) : proxy.handle(req, srv, url);
+    const path = pathStart(url);
+    if (!isOwnRoute(url, path)) return proxy.handle(req, listener, url);
+    // Elysia reads the path from the URL (see url.ts): give it one on the listener's origin,
+    // whatever `Host` the client sent (none, over HTTP/1.0).
+    const own = url.startsWith(listener.origin) && path === listener.origin.length ? req : new Request(listener.origin + url.slice(path), req);
+    return app.fetch(own) as Promise<Response>;
   };
 }
 
 /** `/-/healthz`, `/-/routes` and any other `/-/` path: the proxy's own. */
-function isOwnRoute(url: string): boolean {
-  const path = url.indexOf("/", url.indexOf("//") + 2);
+function isOwnRoute(url: string, path: number): boolean {
   return url.charCodeAt(path + 1) === 45 /* - */ && url.charCodeAt(path + 2) === 47 /* / */;
 }

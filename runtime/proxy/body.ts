@@ -35,7 +35,7 @@ export function wholeResponse(head: HttpResponseData, requestId: string): Respon
  * pulls (so a slow client slows the producer); the replica already made every chunk text
  * or bytes. An error mid-stream breaks the response instead of ending it cleanly.
  */
-export function streamedResponse(head: HttpResponseData, requestId: string, stream: OutgoingStream, onError: (err: Error) => void): Response {
+export function streamedResponse(head: HttpResponseData, requestId: string, stream: OutgoingStream, onError: (err: Error) => void, onEnd?: () => void): Response {
   const headers = withRequestId(head.headers, requestId);
   const eventStream = isEventStream(head.headers);
   let cancelled = false;
@@ -50,7 +50,10 @@ export function streamedResponse(head: HttpResponseData, requestId: string, stre
         const batch = await stream.nextBatch();
         // The client left while we waited: the stream is cancelled, nothing more to write.
         if (cancelled) return;
-        if (!batch) return controller.close();
+        if (!batch) {
+          onEnd?.();
+          return controller.close();
+        }
         if (batch.length === 1 || !batch.every((v) => typeof v === "string")) {
           for (const v of batch) controller.enqueue(toBytes(v));
         } else controller.enqueue(encoder.encode((batch as string[]).join("")));

@@ -11,6 +11,9 @@ import { headersToObject } from "../wire/headers.ts";
 import { streamedResponse, wholeResponse } from "./body.ts";
 import type { OutgoingStream } from "../wire/stream.ts";
 import { type Route, RouteTable } from "./routes.ts";
+import { ingressUrl, pathAndQuery, pathStart } from "./url.ts";
+import type { Listener } from "../platform/index.ts";
+import { acceptedRequestId } from "./request_id.ts";
 
 export interface ProxyOptions {
   /** Largest request body accepted, in bytes (default 100 MiB). */
@@ -27,18 +30,32 @@ export type AppHealth = (appName: string) => "ok" | "failed";
 const text = (status: number, body: string, requestId?: string) =>
   new Response(body, { status, headers: requestId ? { "content-type": "text/plain; charset=utf-8", "x-request-id": requestId } : { "content-type": "text/plain; charset=utf-8" } });
 
-type Timeouts = { timeout(request: Request, seconds: number): void };
-
 /** A request waiting for its response head. */
 interface Waiting {
   request: Request;
+  listener: Listener | undefined;
   stream: OutgoingStream | undefined;
   /** Seen by a sweep already: the next one asks whether the client is still there. */
   checked: boolean;
 }
 
+/** 503 while draining; `connection: close` so a keep-alive client reconnects, to another instance. */
+const shuttingDown = (requestId: string) =>
+  new Response(`This instance is shutting down; request ${requestId} was not served. Retry on another instance.`, {
+    status: 503,
+    headers: { "content-type": "text/plain; charset=utf-8", "x-request-id": requestId, connection: "close", "retry-after": "1" },
+  });
+
+/** The origin to build URLs on without a listener (`proxy.handle(new Request(...))`): the request's own. */
+const ownOrigin = (url: string) => url.slice(0, pathStart(url)) || "http://localhost";
+
 export class Proxy {
   readonly routes = new RouteTable();
+  /**
+   * Set when the instance starts to drain: from then on every application request gets 503,
+   * not the 404 an emptied route table would give (load balancers take 404 as final).
+   */
+  #draining = false;
 
   constructor(
     readonly client: Client,
@@ -46,20 +63,32 @@ export class Proxy {
     readonly appHealth: AppHealth,
   ) {}
 
+  /** From now on, application requests get 503 and `/-/healthz` says so: the instance is stopping. */
+  drain(): void {
+    this.#draining = true;
+  }
+
+  get draining(): boolean {
+    return this.#draining;
+  }
+
   /**
    * Answers one request. A request refused here (no route, too large) is answered at once;
-   * `url` is the request's URL when the caller has read it already.
+   * `url` is the request's URL when the caller has read it already. Routing reads the path
+   * alone: `Host` may be missing or odd (see url.ts).
    */
-  handle(request: Request, server?: Timeouts, url: string = request.url): Response | Promise<Response> {
-    const pathStart = url.indexOf("/", url.indexOf("//") + 2);
-    const queryStart = url.indexOf("?", pathStart);
-    const path = pathStart < 0 ? "/" : url.slice(pathStart, queryStart < 0 ? undefined : queryStart);
+  handle(request: Request, listener?: Listener, url: string = request.url): Response | Promise<Response> {
+    const { path, query } = pathAndQuery(url);
     // One read of the headers (as an object, which is also what travels) instead of a native get per name.
     const headers = headersToObject(request.headers);
-    const requestId = headers["x-request-id"] || newRequestId();
+    const requestId = acceptedRequestId(headers["x-request-id"]) ?? newRequestId();
+    // What travels is the id the response carries, so user code logs the same one.
+    headers["x-request-id"] = requestId;
+    if (this.#draining) return shuttingDown(requestId);
+    const origin = listener?.origin ?? ownOrigin(url);
     const route = this.routes.match(path);
     if (!route) {
-      return text(404, `Path '${path}' not found. Ping ${url.slice(0, pathStart)}/-/routes for available routes.`, requestId);
+      return text(404, `Path '${path}' not found. Ping ${origin}/-/routes for available routes.`, requestId);
     }
     if (this.appHealth(route.appName) === "failed") {
       return text(503, `Application '${route.appName}' is unavailable because it failed to deploy.`, requestId);
@@ -67,31 +96,26 @@ export class Proxy {
     const length = Number(headers["content-length"] ?? 0);
     if (length > this.options.maxBodyBytes) return this.#tooLarge(length, requestId);
     const method = request.method;
-    const data: HttpRequestData = {
-      method,
-      url: route.prefix === "/" ? url : `${url.slice(0, pathStart)}${path.slice(route.prefix.length) || "/"}${queryStart < 0 ? "" : url.slice(queryStart)}`,
-      headers,
-      body: null,
-    };
-    if (method !== "GET" && method !== "HEAD" && request.body) return this.#withBody(request, server, route, data, requestId);
-    return this.#forward(request, server, route, data, requestId);
+    const data: HttpRequestData = { method, url: ingressUrl(url, origin, path, query, route.prefix), headers, body: null };
+    if (method !== "GET" && method !== "HEAD" && request.body) return this.#withBody(request, listener, route, data, requestId);
+    return this.#forward(request, listener, route, data, requestId);
   }
 
-  async #withBody(request: Request, server: Timeouts | undefined, route: Route, data: HttpRequestData, requestId: string): Promise<Response> {
+  async #withBody(request: Request, listener: Listener | undefined, route: Route, data: HttpRequestData, requestId: string): Promise<Response> {
     const body = await request.arrayBuffer();
     if (body.byteLength > this.options.maxBodyBytes) return this.#tooLarge(body.byteLength, requestId);
     if (body.byteLength > 0) data.body = body;
-    return this.#forward(request, server, route, data, requestId);
+    return this.#forward(request, listener, route, data, requestId);
   }
 
   /** Sends the request to the route's ingress; resolves with the response once its head is back. */
-  #forward(request: Request, server: Timeouts | undefined, route: Route, data: HttpRequestData, requestId: string): Promise<Response> {
+  #forward(request: Request, listener: Listener | undefined, route: Route, data: HttpRequestData, requestId: string): Promise<Response> {
     const ctx: CallContext = { requestId, route: route.prefix };
     const modelId = data.headers["serve_multiplexed_model_id"];
     if (modelId) ctx.modelId = modelId;
     const timeoutMs = this.options.requestTimeoutMs;
     return new Promise<Response>((resolve) => {
-      const waiting: Waiting = { request, stream: undefined, checked: false };
+      const waiting: Waiting = { request, listener, stream: undefined, checked: false };
       let answered = false;
       let timedOut = false;
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -103,15 +127,17 @@ export class Proxy {
           // A stream is never cut for idleness while its producer lives; requestTimeoutMs still
           // covers the whole response: the timer stays, and past it the stream is cancelled (the
           // client sees it break). Cancelling a stream that already ended does nothing.
-          server?.timeout(request, 0);
+          if (!waiting.checked) listener?.timeout(request, 0);
           return resolve(
             streamedResponse(head, requestId, waiting.stream!, (e) => {
               if (timedOut) console.error(`[tsserve] request ${requestId} timed out after ${timeoutMs! / 1000}s; its stream was cut`);
               else console.error(`[tsserve] request ${requestId}: stream failed after it started: ${e.stack ?? e.message}`);
-            }),
+            }, listener && (() => listener.timeout(request, listener.idleTimeoutSeconds))),
           );
         }
         clearTimeout(timer);
+        // The sweep lifted the idle timeout while this waited: the connection gets it back.
+        if (waiting.checked) listener?.timeout(request, listener.idleTimeoutSeconds);
         if (head) resolve(wholeResponse(head, requestId));
         else if (timedOut) resolve(text(408, `Request ${requestId} timed out after ${timeoutMs! / 1000}s.`, requestId));
         else resolve(this.#errorResponse(err!, requestId, route));
@@ -135,6 +161,11 @@ export class Proxy {
    * A request is checked from the second sweep that finds it waiting, so the many that answer
    * within 50 ms never create their AbortSignal. Streamed bodies notice a gone client through
    * their stream's cancel.
+   *
+   * The first sweep also lifts Bun's idle timeout from a request still waiting: Bun counts a
+   * connection whose response is being made as idle and drops it silently after
+   * `idleTimeout` (10 s), so a slow method's answer would never reach the client. Only
+   * `requestTimeoutMs` may bound a live request; the timeout comes back with the answer.
    */
   readonly #waiting = new Set<Waiting>();
   #sweeper: ReturnType<typeof setInterval> | undefined;
@@ -144,8 +175,10 @@ export class Proxy {
     if (this.#sweeper) return;
     this.#sweeper = setInterval(() => {
       for (const x of this.#waiting) {
-        if (!x.checked) x.checked = true;
-        else if (x.request.signal.aborted) x.stream!.cancel();
+        if (!x.checked) {
+          x.checked = true;
+          x.listener?.timeout(x.request, 0);
+        } else if (x.request.signal.aborted) x.stream!.cancel();
       }
       if (this.#waiting.size === 0) {
         clearInterval(this.#sweeper);
