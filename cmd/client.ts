@@ -4,7 +4,12 @@ import { CliError } from "./output.ts";
 
 /** Sends a request to the admin API at `address`; returns the parsed JSON body of a 2xx answer. */
 export async function admin<T>(address: string, method: "GET" | "PUT" | "DELETE", body?: unknown, headers: Record<string, string> = {}, path = APPLICATIONS_PATH): Promise<T> {
-  const token = readToken();
+  let token: string | undefined;
+  try {
+    token = readToken();
+  } catch (e) {
+    throw new CliError((e as Error).message);
+  }
   let res: Response;
   try {
     res = await fetch(address + path, {

@@ -28,6 +28,13 @@ export class Instance {
   /** Starts the proxy and the admin API, and drains on SIGINT/SIGTERM. */
   static async start(options: InstanceOptions): Promise<Instance> {
     const http = { ...DEFAULT_HTTP, requestTimeoutMs: null, ...options.http };
+    // A token that cannot be used stops the instance before it serves anything.
+    let token: ReturnType<typeof serverToken>;
+    try {
+      token = serverToken();
+    } catch (e) {
+      throw new CliError((e as Error).message);
+    }
     let httpUrl: string;
     try {
       ({ httpUrl } = await serve.start({ http }));
@@ -38,11 +45,9 @@ export class Instance {
     const applier = new ConfigApplier(runtime.controller);
     const adminAt = { ...DEFAULT_ADMIN, ...options.admin };
     let admin: HttpServer | undefined;
-    let tokenFile: string | undefined;
+    const tokenFile = token.file;
     let instance: Instance | undefined;
     try {
-      const token = serverToken();
-      tokenFile = token.file;
       admin = startAdmin(adminAt, {
         token: token.token,
         applier,

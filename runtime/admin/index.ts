@@ -4,11 +4,14 @@
  */
 import { ServeError } from "../../sdk/errors.ts";
 import { type HttpServer, listenError, serveHttp } from "../platform/index.ts";
-import { type AdminOptions, adminApp, ownOrigins } from "./server.ts";
+import { type AdminOptions, adminApp } from "./server.ts";
+import { ownOrigins } from "./guards.ts";
+import { pathStart } from "../proxy/url.ts";
 
 export { ConfigApplier, prepareConfig, wantedReplicas, withOverrides, type Prepared, type PreparedApp, type ApplyResult, type ApplyMode } from "./apply.ts";
 export { importApp, absoluteImportPath, ImportError, type ImportedApp } from "./import.ts";
-export { adminApp, ownOrigins, APPLICATIONS_PATH, CONFIG_NAME_HEADER, type AdminOptions, type AdminState } from "./server.ts";
+export { ownOrigins, allowedHost } from "./guards.ts";
+export { adminApp, APPLICATIONS_PATH, CONFIG_NAME_HEADER, type AdminOptions, type AdminState } from "./server.ts";
 export * from "./schema.ts";
 export { readToken, serverToken, tokenFile } from "./token.ts";
 export { importErrorText, located } from "./source-error.ts";
@@ -25,7 +28,11 @@ export function startAdmin(address: { host: string; port: number }, options: Adm
   const app = adminApp(options, () => origins);
   let server: HttpServer;
   try {
-    server = serveHttp({ host: address.host, port: address.port, maxRequestBodySize: MAX_BODY }, (req) => app.handle(req) as Promise<Response>);
+    server = serveHttp({ host: address.host, port: address.port, maxRequestBodySize: MAX_BODY }, (req, listener) =>
+      // Elysia reads the path from the URL, which Bun builds from `Host` (none over HTTP/1.0):
+      // route on the listener's own origin instead.
+      app.handle(req.url.startsWith(listener.origin) ? req : new Request(listener.origin + req.url.slice(pathStart(req.url)), req)) as Promise<Response>,
+    );
   } catch (err) {
     throw new ServeError(`admin API: ${listenError(err, address.host, address.port, { port: "--admin-port", host: "--admin-host" })}`);
   }

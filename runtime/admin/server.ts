@@ -1,7 +1,8 @@
 /**
  * The admin REST API: `GET/PUT/DELETE /api/serve/applications/`, on Elysia. Every request
- * must carry `Authorization: Bearer <token>` (401), and a browser `Origin` other than the
- * admin's own is refused whatever the method (403), so a web page cannot drive it. Testable
+ * must carry `Authorization: Bearer <token>` (401); a browser `Origin` other than the admin's
+ * own, or a `Host` that is not a name of the admin (guards.ts), is refused whatever the method
+ * (403), so a web page cannot drive it. Testable
  * without a socket: `adminApp(...).handle(new Request(...))`.
  */
 import { Elysia } from "elysia";
@@ -9,6 +10,7 @@ import type { ServeStatus } from "../../sdk/status.ts";
 import { type ApplyMode, type ConfigApplier, prepareConfig, wantedReplicas } from "./apply.ts";
 import { type AdminConfig, ConfigError, type HttpConfig, type ServeConfig, validateConfig } from "./schema.ts";
 import { sameToken } from "./token.ts";
+import { allowedHost } from "./guards.ts";
 
 export const APPLICATIONS_PATH = "/api/serve/applications/";
 /** Names the config in messages (the CLI sends its file name). */
@@ -104,6 +106,10 @@ export function adminApp(options: AdminOptions, origins: () => Set<string>): Ely
 
   return new Elysia()
     .onRequest(({ request }) => {
+      const host = request.headers.get("host");
+      if (!allowedHost(host, origins())) {
+        return error(403, `requests for host ${JSON.stringify(host)} are refused: the admin API answers only to its own address, an IP address or localhost (a defence against DNS rebinding); use ${[...origins()][0] ?? "its address"}`);
+      }
       const origin = request.headers.get("origin");
       if (origin !== null && !origins().has(origin)) {
         return error(403, `requests from a web page at ${origin} are refused: the admin API takes requests from its own origin and from tools such as the tsserve CLI`);
@@ -125,14 +131,4 @@ export function adminApp(options: AdminOptions, origins: () => Set<string>): Ely
       console.error(`[tsserve] admin API: ${(err as Error)?.stack ?? err}`);
       return error(500, `internal error: ${(err as Error)?.message ?? err}`);
     }) as any;
-}
-
-/** The origins of an admin listening at `url`: itself, and its loopback aliases when it is on loopback. */
-export function ownOrigins(url: string): Set<string> {
-  const u = new URL(url);
-  const out = new Set([u.origin]);
-  if (["127.0.0.1", "localhost", "[::1]"].includes(u.hostname)) {
-    for (const h of ["127.0.0.1", "localhost", "[::1]"]) out.add(`${u.protocol}//${h}:${u.port}`);
-  }
-  return out;
 }

@@ -88,12 +88,12 @@ describe("tsserve binary", () => {
   test("run passes key=value arguments to a builder export; TSSERVE_TOKEN replaces the token file", async () => {
     const dir = appDir();
     const ownHome = tempDir("home");
-    const env = cliEnv(ownHome, { TSSERVE_TOKEN: "s3cret-token" });
+    const env = cliEnv(ownHome, { TSSERVE_TOKEN: "s3cret-token-of-32-characters-xy" });
     await using r = await spawnCli(["run", "app.ts:withGreeting", "greeting=Hola", "--port", "0", "--admin-port", "0"], { cwd: dir, env });
     const { http, admin } = await urls(r);
     expect(await (await fetch(`${http}/hello/Dora`)).text()).toBe("Hola Dora!");
     expect(existsSync(join(ownHome, ".tsserve"))).toBe(false);
-    const ok = await fetch(`${admin}/api/serve/applications/`, { headers: { authorization: "Bearer s3cret-token" } });
+    const ok = await fetch(`${admin}/api/serve/applications/`, { headers: { authorization: "Bearer s3cret-token-of-32-characters-xy" } });
     expect(ok.status).toBe(200);
     const s = await cli(["status", "--address", admin], { cwd: dir, env });
     expect(s.code).toBe(0);

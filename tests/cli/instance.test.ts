@@ -227,9 +227,20 @@ describe("tsserve start + deploy/status/config", () => {
     const r = await cli(["status", "--address", admin], { cwd: dir, env: cliEnv(tempDir("other-home")) });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("refused the request (401): no token found");
-    const wrong = await cli(["status", "--address", admin], { cwd: dir, env: cliEnv(home, { TSSERVE_TOKEN: "wrong" }) });
+    const wrong = await cli(["status", "--address", admin], { cwd: dir, env: cliEnv(home, { TSSERVE_TOKEN: "wrong-token-but-long-enough" }) });
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toContain("(401): the token does not match");
+  });
+
+  test("a TSSERVE_TOKEN under 16 characters is refused by the CLI and by start, saying how to fix it", async () => {
+    const message = "tsserve: error: TSSERVE_TOKEN is 5 characters long; it must be at least 16.";
+    const status = await cli(["status", "--address", admin], { cwd: dir, env: cliEnv(home, { TSSERVE_TOKEN: "wrong" }) });
+    expect(status.code).toBe(1);
+    expect(status.stderr).toContain(message);
+    const start = await cli(["start", "--port", "0", "--admin-port", "0"], { cwd: dir, env: cliEnv(tempDir("short-home"), { TSSERVE_TOKEN: "short" }) });
+    expect(start.code).toBe(1);
+    expect(start.stderr).toContain(message);
+    expect(start.stdout).not.toContain("HTTP proxy at");
   });
 });
 
