@@ -28,7 +28,7 @@ export class RawClient implements Disposable {
       this.#socket.once("close", () => fail(new Error("connection closed before it was open")));
     });
     this.#socket.on("data", (chunk) => {
-      this.#buffer = Buffer.concat([this.#buffer, chunk]);
+      this.#buffer = Buffer.concat([this.#buffer, chunk as Buffer]);
       this.#wake?.();
     });
     this.#socket.on("close", () => {
