@@ -81,9 +81,13 @@ export class Proxy {
     const { path, query } = pathAndQuery(url);
     // One read of the headers (as an object, which is also what travels) instead of a native get per name.
     const headers = headersToObject(request.headers);
-    const requestId = acceptedRequestId(headers["x-request-id"]) ?? newRequestId();
-    // What travels is the id the response carries, so user code logs the same one.
-    headers["x-request-id"] = requestId;
+    const sent = headers["x-request-id"];
+    let requestId = acceptedRequestId(sent);
+    if (!requestId) {
+      requestId = newRequestId();
+      // An unfit id is replaced in the request too, so user code never sees another id than its context's.
+      if (sent !== undefined) headers["x-request-id"] = requestId;
+    }
     if (this.#draining) return shuttingDown(requestId);
     const origin = listener?.origin ?? ownOrigin(url);
     const route = this.routes.match(path);
