@@ -53,6 +53,14 @@ describe("admin API Host check", () => {
     expect(refused.status).toBe(401);
   });
 
+  test("a PUT whose Host is another loopback name keeps its body (the request is rebuilt on the listener's origin)", async () => {
+    for (const [version, host] of [["1.1", `Host: localhost:${port}\r\n`], ["1.0", ""]]) {
+      const res = await rawRequest(admin.url, `PUT /api/serve/applications/ HTTP/${version}\r\n${host}Authorization: Bearer ${token}\r\nContent-Length: 5\r\nConnection: close\r\n\r\n{nope`);
+      expect({ version, status: res.status }).toEqual({ version, status: 400 });
+      expect(JSON.parse(res.body).error).toStartWith("request body: not valid JSON");
+    }
+  });
+
   test("allowedHost: the admin's own host name when it listens on one", () => {
     const origins = ownOrigins("http://myhost.internal:8265");
     expect(allowedHost("myhost.internal:8265", origins)).toBe(true);
