@@ -9,16 +9,19 @@ import { installRuntime, type Call, type CallOptions, type HandleTarget, type Ru
 import type { ServeStatus } from "../sdk/status.ts";
 import { Controller } from "./controller/controller.ts";
 import { listenError, registerBuiltins, serveHttp, type HttpServer } from "./platform/index.ts";
-import { DEFAULT_MAX_BODY, Proxy, proxyFetch } from "./proxy/index.ts";
+import { DEFAULT_MAX_BODY, Proxy, proxyFetch, WebSockets } from "./proxy/index.ts";
 import { resolveTarget } from "./replica/directory.ts";
 import { Client } from "./router/client.ts";
 
 export const DEFAULT_HTTP = { host: "127.0.0.1", port: 8000 };
+/** The largest WebSocket message a client may send unless `http.maxWebSocketMessageBytes` says otherwise. */
+export const DEFAULT_MAX_WEBSOCKET_MESSAGE = 16 * 1024 * 1024;
 
 export class MainRuntime implements Runtime {
   readonly client: Client;
   readonly controller: Controller;
   #proxy: Proxy | undefined;
+  #websockets: WebSockets | undefined;
   #server: HttpServer | undefined;
   #starting: Promise<{ httpUrl: string }> | undefined;
 
@@ -63,8 +66,16 @@ export class MainRuntime implements Runtime {
     this.#proxy = new Proxy(this.client, { maxBodyBytes: DEFAULT_MAX_BODY, requestTimeoutMs: timeout }, (name) =>
       this.controller.apps.get(name)?.status === "DEPLOY_FAILED" ? "failed" : "ok",
     );
+    const maxMessageBytes = http.maxWebSocketMessageBytes ?? DEFAULT_MAX_WEBSOCKET_MESSAGE;
+    if (!Number.isInteger(maxMessageBytes) || maxMessageBytes < 1) {
+      throw new TypeError(`http.maxWebSocketMessageBytes must be an integer >= 1 (bytes), got ${maxMessageBytes}`);
+    }
+    this.#websockets = new WebSockets(this.client, this.#proxy.routes, this.#proxy.appHealth);
     try {
-      this.#server = serveHttp({ host: http.host, port: http.port, maxRequestBodySize: DEFAULT_MAX_BODY + 1 }, proxyFetch(this.#proxy));
+      this.#server = serveHttp(
+        { host: http.host, port: http.port, maxRequestBodySize: DEFAULT_MAX_BODY + 1, websocket: { maxMessageBytes } },
+        proxyFetch(this.#proxy, this.#websockets),
+      );
     } catch (err) {
       this.#starting = undefined;
       throw new ServeError(listenError(err, http.host, http.port, { port: "serve.start({ http: { port } })", host: "serve.start({ http: { host } })" }));
@@ -92,12 +103,14 @@ export class MainRuntime implements Runtime {
     this.client.close();
     this.#server = undefined;
     this.#proxy = undefined;
+    this.#websockets = undefined;
     installRuntime(undefined);
     if (current === this) current = undefined;
   }
 
   async status(): Promise<ServeStatus> {
     const applications = await this.controller.status();
+    for (const [name, app] of Object.entries(applications)) app.numOngoingWebsockets = this.#websockets?.count(name) ?? 0;
     return { proxy: { url: this.#server?.url ?? null, status: this.#server ? "HEALTHY" : "NOT_STARTED" }, applications };
   }
 
@@ -115,6 +128,11 @@ export class MainRuntime implements Runtime {
 
   get proxy(): Proxy | undefined {
     return this.#proxy;
+  }
+
+  /** The proxy's open WebSockets (for status and the `tsserve_num_ongoing_websockets` gauge). */
+  get websockets(): WebSockets | undefined {
+    return this.#websockets;
   }
 
   #updateRoutes(): void {

@@ -37,6 +37,8 @@ export interface HttpOptions {
   host?: string;
   port?: number;
   requestTimeoutMs?: number | null;
+  /** Largest WebSocket message a client may send (default 16 MiB); a larger one closes the socket with 1009. */
+  maxWebSocketMessageBytes?: number;
 }
 
 export interface StartOptions {

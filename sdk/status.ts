@@ -56,6 +56,8 @@ export interface ApplicationStatusInfo {
   message: string;
   routePrefix: string | null;
   deployments: Record<string, DeploymentStatusInfo>;
+  /** WebSockets open through the proxy to this application's ingress. */
+  numOngoingWebsockets?: number;
 }
 
 export interface ServeStatus {

@@ -1,11 +1,13 @@
 /** The HTTP listener: Bun.serve (through Elysia's Bun adapter in the proxy). */
+import { bunWebSocketHandler, type SocketLimits, type Upgrading } from "./websocket.ts";
+
 export interface HttpServer {
   readonly url: string;
   stop(): Promise<void>;
 }
 
-/** What a fetch handler may ask of the listener that received the request. */
-export interface Listener {
+/** What a fetch handler may ask of the listener that received the request (and, for WebSockets, websocket.ts's `Upgrading`). */
+export interface Listener extends Upgrading {
   /** `http://host:port` as the listener sees itself: the URL base handlers build on, whatever `Host` said. */
   readonly origin: string;
   /** Bun drops a connection silent for this long, even while its response is being made. */
@@ -14,7 +16,8 @@ export interface Listener {
   timeout(request: Request, seconds: number): void;
 }
 
-export type FetchHandler = (request: Request, listener: Listener) => Response | Promise<Response>;
+/** Undefined: the listener took the connection (a WebSocket upgrade). */
+export type FetchHandler = (request: Request, listener: Listener) => Response | undefined | Promise<Response | undefined>;
 
 /** Bun's own default, kept: an idle keep-alive connection is closed after 10 s. */
 export const DEFAULT_IDLE_TIMEOUT_SECONDS = 10;
@@ -25,6 +28,8 @@ export interface ServeOptions {
   maxRequestBodySize: number;
   /** Whole seconds, 1 to 255 (Bun's range; Bun checks it about every 4 s). Tests shorten it. */
   idleTimeoutSeconds?: number;
+  /** WebSocket limits (default: 16 MiB messages). */
+  websocket?: SocketLimits;
 }
 
 /**
@@ -39,6 +44,8 @@ export function serveHttp(options: ServeOptions, fetch: FetchHandler): HttpServe
     origin: "",
     idleTimeoutSeconds,
     timeout: (request: Request, seconds: number) => server.timeout(request, seconds),
+    upgrade: (request: Request, opts: Parameters<NonNullable<Upgrading["upgrade"]>>[1]) => server.upgrade(request, opts),
+    requestIP: (request: Request) => server.requestIP(request),
   };
   const server = Bun.serve({
     hostname: options.host,
@@ -47,7 +54,8 @@ export function serveHttp(options: ServeOptions, fetch: FetchHandler): HttpServe
     development: false,
     idleTimeout: idleTimeoutSeconds,
     maxRequestBodySize: options.maxRequestBodySize,
-    fetch: (req) => fetch(req, listener),
+    fetch: (req) => fetch(req, listener) as Response | Promise<Response>,
+    websocket: bunWebSocketHandler(options.websocket ?? { maxMessageBytes: 16 * 1024 * 1024 }),
     error(err) {
       console.error(`[tsserve] HTTP handler failed: ${err.stack ?? err.message}`);
       return new Response("Internal Server Error", { status: 500, headers: { "content-type": "text/plain; charset=utf-8" } });

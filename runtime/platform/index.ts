@@ -6,3 +6,4 @@ export { listenError, serveHttp, DEFAULT_IDLE_TIMEOUT_SECONDS, type FetchHandler
 export { registerBuiltins } from "./builtins.ts";
 export { workerUrl, isCompiled } from "./workers.ts";
 export { parseYaml } from "./yaml.ts";
+export { upgradeSocket, type SocketSession, type SocketLimits } from "./websocket.ts";

@@ -7,8 +7,9 @@ import { Elysia } from "elysia";
 import type { FetchHandler } from "../platform/index.ts";
 import type { Proxy } from "./proxy.ts";
 import { pathStart } from "./url.ts";
+import { isUpgrade, type WebSockets } from "./websocket.ts";
 
-export function proxyFetch(proxy: Proxy): FetchHandler {
+export function proxyFetch(proxy: Proxy, websockets?: WebSockets): FetchHandler {
   const app = new Elysia()
     .get("/-/healthz", ({ set }) => {
       if (proxy.draining) {
@@ -23,6 +24,7 @@ export function proxyFetch(proxy: Proxy): FetchHandler {
     .all("/*", ({ request }) => proxy.handle(request));
   return (req, listener) => {
     const url = req.url;
+    if (websockets && isUpgrade(req)) return websockets.upgrade(req, listener, url);
     const path = pathStart(url);
     if (!isOwnRoute(url, path)) return proxy.handle(req, listener, url);
     // Elysia reads the path from the URL (see url.ts): give it one on the listener's origin,

@@ -125,6 +125,7 @@ export class ReplicaHost {
     this.#client?.replicaDied(replicaId, err);
     this.#gate?.callerGone(replicaId);
     this.#replica?.callerGone(replicaId);
+    this.#replica?.sockets.callerGone(replicaId);
   }
 
   setDirectory(directory: Directory): void {
@@ -224,7 +225,10 @@ export class ReplicaHost {
   async #stop(timeoutMs: number): Promise<void> {
     // Calls held for a reconfigure are in flight like any other: serve them before stopping.
     this.#openGate();
+    const deadline = Date.now() + timeoutMs;
     await this.#drained(timeoutMs);
+    // Open WebSockets get what is left of the same time, then close with 1001.
+    await this.#replica?.sockets.drain(Math.max(0, deadline - Date.now()));
     const inst = this.#instance;
     try {
       await disposeAllModels().catch((err) => console.error(`[tsserve] disposing models of ${this.#replica?.id}: ${err}`));

@@ -18,6 +18,8 @@ import { type PullRoute, RefArgs } from "./ref_args.ts";
 import { Relays, type ThenHolder } from "./relay.ts";
 import { Semaphore } from "./semaphore.ts";
 import { Producer } from "./stream.ts";
+import { Sockets } from "./websocket.ts";
+import type { SocketToReplica } from "../wire/protocol.ts";
 
 /** The server end of one caller's port. */
 export interface CallerPort {
@@ -69,6 +71,8 @@ export class Replica {
    * the news of its death (two ports): it is dropped, or a pull from it would wait forever.
    */
   readonly #gone = new Set<string>();
+  /** WebSockets relayed to this replica (websocket.ts); they hold no request slot. */
+  readonly sockets: Sockets = new Sockets(this);
 
   constructor(
     readonly id: string,
@@ -106,6 +110,7 @@ export class Replica {
 
   receive(from: CallerPort, msg: ToReplica): void {
     if (this.#gone.size !== 0 && this.#gone.has(from.caller)) return;
+    if (msg.k >= K.SocketOpen) return this.sockets.receive(from, msg as SocketToReplica);
     switch (msg.k) {
       case K.Call:
         return this.#call(from, msg);

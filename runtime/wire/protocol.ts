@@ -89,6 +89,20 @@ export const enum K {
   End = 14,
   /** replica -> caller: the `Then` of call `id` came after its upstream had answered: send it yourself. */
   Late = 15,
+
+  // WebSockets (socket.ts): a two-way stream of frames with credits each way.
+  /** caller -> replica: open socket `id` for an upgrade request; answered by `SocketAccepted` or `SocketRefused` (or `Err`). */
+  SocketOpen = 20,
+  /** replica -> caller: the ingress took the socket; the caller completes the upgrade. */
+  SocketAccepted = 21,
+  /** replica -> caller: the ingress answered the upgrade request with plain HTTP (no such route, say). */
+  SocketRefused = 22,
+  /** either way: frames of socket `id`, in order (strings are text frames, ArrayBuffers binary). */
+  SocketFrames = 23,
+  /** either way: the other side consumed frames worth `n` credit units (see socket.ts). */
+  SocketCredit = 24,
+  /** either way: socket `id` is closed, with a WebSocket close code; nothing more is sent for it. */
+  SocketClose = 25,
 }
 
 /** A reference to a kept result: which replica ran it, for which caller thread, which call. */
@@ -185,9 +199,57 @@ export interface ItemsMsg {
 }
 
 /** What a caller sends to a replica. */
-export type ToReplica = CallMsg | IdMsg | PullMsg | CreditMsg | SupplyMsg | ThenMsg;
+export type ToReplica = CallMsg | IdMsg | PullMsg | CreditMsg | SupplyMsg | ThenMsg | SocketToReplica;
 /** What a replica sends back. */
-export type ToCaller = OkMsg | ErrMsg | ItemsMsg | IdMsg;
+export type ToCaller = OkMsg | ErrMsg | ItemsMsg | IdMsg | SocketToCaller;
+
+// ---- WebSockets: the messages of a relayed socket (flow control in socket.ts) ----
+
+export interface SocketOpenMsg {
+  k: K.SocketOpen;
+  id: number;
+  /** The upgrade request (no body), its URL relative to the route prefix. */
+  req: HttpRequestData;
+  ctx: CallContext;
+}
+
+export interface SocketAcceptedMsg {
+  k: K.SocketAccepted;
+  id: number;
+  /** Headers for the 101 answer (an Elysia `upgrade` hook may set some). */
+  headers?: Record<string, string>;
+}
+
+export interface SocketRefusedMsg {
+  k: K.SocketRefused;
+  id: number;
+  res: HttpResponseData;
+}
+
+/** A text frame is a string; a binary frame an ArrayBuffer. */
+export type Frame = string | ArrayBuffer;
+
+export interface SocketFramesMsg {
+  k: K.SocketFrames;
+  id: number;
+  v: Frame[];
+}
+
+export interface SocketCreditMsg {
+  k: K.SocketCredit;
+  id: number;
+  n: number;
+}
+
+export interface SocketCloseMsg {
+  k: K.SocketClose;
+  id: number;
+  code: number;
+  reason: string;
+}
+
+export type SocketToReplica = SocketOpenMsg | SocketFramesMsg | SocketCreditMsg | SocketCloseMsg;
+export type SocketToCaller = SocketAcceptedMsg | SocketRefusedMsg | SocketFramesMsg | SocketCreditMsg | SocketCloseMsg;
 
 /** An HTTP request as the proxy sends it to the ingress replica. */
 export interface HttpRequestData {

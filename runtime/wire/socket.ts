@@ -1,0 +1,244 @@
+/**
+ * A relayed WebSocket as its caller (the proxy) sees it: opened through the router like a
+ * request, then a two-way stream of frames with credits in both directions.
+ *
+ * Flow control, the same rule each way: a sender may have at most SOCKET_WINDOW credit units
+ * of frames that its receiver has not consumed yet. The receiver grants units back as it
+ * consumes (the proxy: once the client's socket took the frame without buffering it; the
+ * replica: once the ingress read it). So a slow client stops the ingress's generator, a slow
+ * ingress pauses reading from the client, and no buffer holds more than a window.
+ *
+ * Invariant (kept by replica/websocket.ts): for every socket the replica accepted, it sends
+ * exactly one `SocketClose`, either its own or the echo of the caller's; the caller's receiver
+ * lives until that arrives or the link dies, and sends nothing for the socket after its own
+ * `SocketClose`.
+ */
+import { errorFromData } from "../../sdk/errors.ts";
+import type { Router, Routable } from "../router/router.ts";
+import { nextId } from "./ids.ts";
+import type { ReplicaLink, Receiver } from "./link.ts";
+import { type CallContext, type Frame, type HttpRequestData, type HttpResponseData, K, type ToCaller } from "./protocol.ts";
+
+/** Credit units one side may have in flight per socket and direction. */
+export const SOCKET_WINDOW = 512;
+/** Credit goes back once this many units are consumed (or at once when the sender is blocked). */
+export const SOCKET_GRANT_EVERY = SOCKET_WINDOW / 4;
+
+/**
+ * What a frame costs: one unit, plus one per 64 KiB (32 Ki UTF-16 units for text), so the
+ * window bounds both the number of frames (512) and the bytes in flight (about 32 MiB).
+ */
+export function frameCost(f: Frame): number {
+  return typeof f === "string" ? 1 + (f.length >> 15) : 1 + (f.byteLength >> 16);
+}
+
+/** Whether every frame may travel as JSON text (see port.ts): all text frames. */
+export function allText(frames: Frame[]): boolean {
+  for (let i = 0; i < frames.length; i++) if (typeof frames[i] !== "string") return false;
+  return true;
+}
+
+/** The client's end of the socket, as the proxy drives it (platform/websocket.ts adapts Bun's). */
+export interface ClientSocket {
+  /** Sends a frame; false when it had to be buffered (the client is slow): wait for `drained`. */
+  send(frame: Frame): boolean;
+  close(code: number, reason: string): void;
+  /** Stops reading from the client (TCP backpressure) until `resume`. */
+  pause(): void;
+  resume(): void;
+}
+
+/** How the upgrade request was answered by the ingress. */
+export type SocketAnswer = { accepted: true; headers?: Record<string, string> } | { accepted: false; res?: HttpResponseData; err?: Error };
+
+export class OutgoingSocket implements Routable, Receiver {
+  readonly id = nextId();
+  link: ReplicaLink | undefined;
+  #state: "queued" | "opening" | "open" | "closing" | "closed" = "queued";
+  #counted = false;
+  /** The client's socket, once the upgrade completed. */
+  #client: ClientSocket | undefined;
+  /** Frames from the ingress that came before the client's socket was there (at most a window). */
+  #early: Frame[] = [];
+  /** A close from the ingress that came before the client's socket was there. */
+  #earlyClose: { code: number; reason: string } | undefined;
+  /** Units we may still send to the ingress. */
+  #credit = SOCKET_WINDOW;
+  #paused = false;
+  /** Client frames waiting for the end of the tick, to leave as one message. */
+  #out: Frame[] = [];
+  #flushSoon = false;
+  /** Units written to the client and not yet granted back to the ingress. */
+  #due = 0;
+  /** The client's socket is buffering: hold grants until it drains. */
+  #blocked = false;
+
+  /** Told once: accepted (complete the upgrade), or refused / failed (answer HTTP). */
+  onAnswer: ((answer: SocketAnswer) => void) | undefined;
+  /** Told once when the socket is over, whichever side ended it. */
+  onEnd: (() => void) | undefined;
+
+  constructor(
+    readonly router: Router,
+    readonly req: HttpRequestData,
+    readonly ctx: CallContext,
+  ) {}
+
+  get modelId(): string {
+    return this.ctx.modelId ?? "";
+  }
+
+  start(): this {
+    this.router.submit(this);
+    return this;
+  }
+
+  /** The socket counts against `maxOngoingRequests` only while it opens: a long chat must not hold a request slot. */
+  dispatch(link: ReplicaLink): void {
+    this.link = link;
+    this.#counted = true;
+    if (this.#state === "closed") return this.#uncount();
+    this.#state = "opening";
+    link.request({ k: K.SocketOpen, id: this.id, req: this.req, ctx: this.ctx }, this, undefined, true);
+  }
+
+  #uncount(): void {
+    if (!this.#counted) return;
+    this.#counted = false;
+    this.link!.release();
+  }
+
+  #answer(a: SocketAnswer): void {
+    const f = this.onAnswer;
+    this.onAnswer = undefined;
+    f?.(a);
+  }
+
+  receive(msg: ToCaller): boolean {
+    switch (msg.k) {
+      case K.SocketAccepted:
+        this.#uncount();
+        if (this.#state === "opening") this.#state = "open";
+        this.#answer({ accepted: true, headers: msg.headers });
+        return false;
+      case K.SocketRefused:
+        this.#end();
+        this.#answer({ accepted: false, res: msg.res });
+        return true;
+      case K.Err:
+        this.#fail(errorFromData(msg.e));
+        return true;
+      case K.SocketFrames:
+        if (this.#client) for (const f of msg.v) this.#write(f);
+        else if (this.#state === "open") this.#early.push(...msg.v);
+        return false;
+      case K.SocketCredit:
+        this.#credit += msg.n;
+        if (this.#paused && this.#credit > 0) {
+          this.#paused = false;
+          this.#client?.resume();
+        }
+        return false;
+      case K.SocketClose:
+        if (this.#client) this.#client.close(msg.code, msg.reason);
+        else this.#earlyClose = { code: msg.code, reason: msg.reason };
+        this.#end();
+        return true;
+    }
+    return false;
+  }
+
+  /** The replica died, or the router refused the socket before sending it. */
+  fail(err: Error): void {
+    this.#counted = false;
+    this.#fail(err);
+  }
+
+  #fail(err: Error): void {
+    this.#uncount();
+    const wasOpen = this.#state === "open";
+    this.#end();
+    if (!wasOpen) return this.#answer({ accepted: false, err });
+    const reason = err.name === "ReplicaDiedError" ? "the replica serving this socket died" : "Internal Server Error";
+    if (this.#client) this.#client.close(1011, reason);
+    else this.#earlyClose = { code: 1011, reason };
+  }
+
+  #end(): void {
+    if (this.#state === "closed") return;
+    this.#state = "closed";
+    this.#early = [];
+    const f = this.onEnd;
+    this.onEnd = undefined;
+    f?.();
+  }
+
+  /** The upgrade completed: frames and a close that came early go out now. */
+  attach(client: ClientSocket): void {
+    this.#client = client;
+    const early = this.#early;
+    this.#early = [];
+    for (const f of early) this.#write(f);
+    const close = this.#earlyClose;
+    if (close) {
+      this.#earlyClose = undefined;
+      client.close(close.code, close.reason);
+    }
+  }
+
+  #write(f: Frame): void {
+    if (!this.#client!.send(f)) this.#blocked = true;
+    this.#due += frameCost(f);
+    if (!this.#blocked && this.#due >= SOCKET_GRANT_EVERY) this.#grant();
+  }
+
+  #grant(): void {
+    if (this.#due === 0 || this.#state !== "open") return;
+    this.link!.post({ k: K.SocketCredit, id: this.id, n: this.#due });
+    this.#due = 0;
+  }
+
+  /** The client's socket took everything it buffered: the ingress may send again. */
+  drained(): void {
+    this.#blocked = false;
+    this.#grant();
+  }
+
+  /** A frame from the client, to the ingress; reading pauses when the ingress has no credit left for us. */
+  fromClient(f: Frame): void {
+    if (this.#state !== "open") return;
+    this.#out.push(f);
+    this.#credit -= frameCost(f);
+    if (this.#credit <= 0 && !this.#paused) {
+      this.#paused = true;
+      this.#client?.pause();
+    }
+    if (!this.#flushSoon) {
+      this.#flushSoon = true;
+      queueMicrotask(this.#flush);
+    }
+  }
+
+  #flush = (): void => {
+    this.#flushSoon = false;
+    const out = this.#out;
+    if (out.length === 0 || this.#state !== "open") return;
+    this.#out = [];
+    this.link!.post({ k: K.SocketFrames, id: this.id, v: out }, allText(out));
+  };
+
+  /**
+   * The client closed (or went away: 1006). The ingress hears it after the frames before it;
+   * its echo (or the link's death) ends the receiver; until then what it sends is dropped.
+   */
+  clientClosed(code: number, reason: string): void {
+    if (this.#state !== "open") return;
+    this.#flush();
+    this.#state = "closing";
+    this.#client = undefined;
+    this.link!.post({ k: K.SocketClose, id: this.id, code, reason });
+    const f = this.onEnd;
+    this.onEnd = undefined;
+    f?.();
+  }
+}
