@@ -63,13 +63,14 @@ export class MainRuntime implements Runtime {
     if (!Number.isInteger(http.port) || http.port < 0 || http.port > 65535) throw new TypeError(`http.port must be an integer from 0 to 65535, got ${http.port}`);
     const timeout = http.requestTimeoutMs ?? null;
     if (timeout !== null && !(typeof timeout === "number" && timeout > 0)) throw new TypeError(`http.requestTimeoutMs must be a number > 0 or null, got ${timeout}`);
+    const maxMessageBytes = http.maxWebSocketMessageBytes ?? DEFAULT_MAX_WEBSOCKET_MESSAGE;
+    if (!Number.isInteger(maxMessageBytes) || maxMessageBytes < 1) {
+      this.#starting = undefined;
+      throw new TypeError(`http.maxWebSocketMessageBytes must be an integer >= 1 (bytes), got ${maxMessageBytes}`);
+    }
     this.#proxy = new Proxy(this.client, { maxBodyBytes: DEFAULT_MAX_BODY, requestTimeoutMs: timeout }, (name) =>
       this.controller.apps.get(name)?.status === "DEPLOY_FAILED" ? "failed" : "ok",
     );
-    const maxMessageBytes = http.maxWebSocketMessageBytes ?? DEFAULT_MAX_WEBSOCKET_MESSAGE;
-    if (!Number.isInteger(maxMessageBytes) || maxMessageBytes < 1) {
-      throw new TypeError(`http.maxWebSocketMessageBytes must be an integer >= 1 (bytes), got ${maxMessageBytes}`);
-    }
     this.#websockets = new WebSockets(this.client, this.#proxy.routes, this.#proxy.appHealth);
     try {
       this.#server = serveHttp(
