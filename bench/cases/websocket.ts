@@ -1,0 +1,75 @@
+// Issue 16: WebSockets through tsserve against a raw Bun.serve websocket in the same run:
+// echo round trips per second over one socket, and messages per second one way (server to
+// client, 16 B text), the client in a process of its own. Target: >= 0.5 of raw.
+import type { Application } from "tsserve";
+import { wsEchoApp, wsSourceApp } from "../apps/websocket.ts";
+import { runBounded } from "../load.ts";
+import type { Row } from "../report.ts";
+import type { BenchCase } from "./index.ts";
+import { withServe } from "./serve.ts";
+
+const MESSAGE = "aaaaaaaaaaaaaaaa";
+
+async function client(mode: "echo" | "read", url: string, seconds: number): Promise<number> {
+  const script = new URL("../wsclient.ts", import.meta.url).pathname;
+  const r = await runBounded([process.execPath, script, mode, url, String(seconds)], (seconds + 15) * 1000);
+  if (r.code !== 0 || r.timedOut) throw new Error(`websocket client failed (exit ${r.code}):\n${r.stderr}`);
+  const out = JSON.parse(r.stdout.trim()) as { count: number; seconds: number };
+  return out.count / out.seconds;
+}
+
+/** The floor: Bun.serve's own websocket, echoing, or sending as fast as the socket drains. */
+async function raw(mode: "echo" | "read", seconds: number): Promise<number> {
+  let stop = false;
+  const pump = (ws: import("bun").ServerWebSocket<unknown>) => {
+    while (!stop && ws.readyState === 1) if (ws.send(MESSAGE) === -1) return; // wait for drain
+  };
+  const server = Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    fetch(req, srv) {
+      return srv.upgrade(req) ? undefined : new Response("upgrade", { status: 400 });
+    },
+    websocket: {
+      open(ws) {
+        if (mode === "read") pump(ws);
+      },
+      message(ws, m) {
+        if (mode === "echo") ws.send(m);
+      },
+      drain(ws) {
+        if (mode === "read") pump(ws);
+      },
+      close() {
+        stop = true;
+      },
+    },
+  });
+  try {
+    return await client(mode, `ws://127.0.0.1:${server.port}/`, seconds);
+  } finally {
+    stop = true;
+    server.stop(true);
+  }
+}
+
+function viaTsserve(app: Application, mode: "echo" | "read", seconds: number): Promise<number> {
+  return withServe(app, (url) => client(mode, url.replace(/^http/, "ws"), seconds));
+}
+
+export const websockets: BenchCase = {
+  name: "websockets through tsserve",
+  async run(ctx) {
+    const s = ctx.quick ? 1 : 2;
+    const rawEcho = await raw("echo", s);
+    const echo = await viaTsserve(wsEchoApp, "echo", s);
+    const rawRead = await raw("read", s);
+    const read = await viaTsserve(wsSourceApp, "read", s);
+    return [
+      { name: "websocket: raw Bun.serve echo, 1 socket", value: rawEcho, unit: "round trips/s" },
+      { name: "websocket: tsserve echo, 1 socket", value: echo, unit: "round trips/s", ratioTo: rawEcho, target: 0.5 },
+      { name: "websocket: raw Bun.serve, one way", value: rawRead, unit: "msgs/s" },
+      { name: "websocket: tsserve, replica -> client", value: read, unit: "msgs/s", ratioTo: rawRead, target: 0.5 },
+    ];
+  },
+};
