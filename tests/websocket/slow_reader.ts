@@ -21,7 +21,7 @@ export function slowRead(httpUrl: string, path: string, opts: { bytesPerTick: nu
       sock.destroy();
       reject(new Error(`slow reader: no close within ${opts.timeoutMs} ms after ${out.messages.length} messages`));
     }, opts.timeoutMs);
-    let buf = Buffer.alloc(0);
+    let buf: Buffer = Buffer.alloc(0);
     let upgraded = false;
     let readThisTick = 0;
     let received = 0;
