@@ -43,7 +43,15 @@ function clientSocket(ws: ServerWebSocket<SocketSession>): ClientSocket {
   return {
     // -1: queued behind earlier frames (the client is slow); 0 would be dropped, which the
     // credits keep from happening (backpressureLimit below is above a window's worth).
-    send: (frame) => ws.send(frame) > 0,
+    // Corked: the frames of one relayed batch leave in one write, not one syscall each.
+    send: (frames) =>
+      frames.length === 1
+        ? ws.send(frames[0]!) > 0
+        : ws.cork(() => {
+            let ok = true;
+            for (let i = 0; i < frames.length; i++) if (ws.send(frames[i]!) <= 0) ok = false;
+            return ok;
+          }),
     close(code, reason) {
       if (code === 1006) return ws.terminate();
       if (NOT_SENDABLE.has(code)) return ws.close();

@@ -190,18 +190,24 @@ abstract class Socket {
   /** For subclasses that hold frames back while there is no credit. */
   creditArrived(): void {}
 
-  /** Queues a frame to the client; frames leave together once per turn, or as soon as 256 wait. */
-  sendFrame(f: Frame): void {
+  /**
+   * Queues a frame to the client. Frames leave together: as soon as 256 wait, when the credit
+   * runs out, when the generator waits for the client (flush(): an answer goes at once), and
+   * otherwise once per event-loop turn (`soon`: at the end of this tick, for handlers that
+   * answer a message and are done).
+   */
+  sendFrame(f: Frame, soon = false): void {
     this.#out.push(f);
     this.#credit -= frameCost(f);
-    if (this.#out.length >= 256 || this.#credit <= 0) return this.#flush();
+    if (this.#out.length >= 256 || this.#credit <= 0) return this.flush();
     if (!this.#flushSoon) {
       this.#flushSoon = true;
-      setImmediate(this.#flush);
+      if (soon) queueMicrotask(this.flush);
+      else setImmediate(this.flush);
     }
   }
 
-  #flush = (): void => {
+  flush = (): void => {
     this.#flushSoon = false;
     const out = this.#out;
     if (out.length === 0) return;
@@ -224,7 +230,7 @@ abstract class Socket {
     if (this.state === "ended") return;
     this.state = "ended";
     if (send) {
-      this.#flush();
+      this.flush();
       this.from.port.send({ k: K.SocketClose, id: this.id, code, reason }, undefined, true);
     } else this.#out = [];
     this.sockets.forget(this);
@@ -267,6 +273,8 @@ class GeneratorSocket extends Socket {
           return { done: false, value: typeof f === "string" ? f : new Uint8Array(f) };
         }
         if (this.#inputEnded) return { done: true, value: undefined };
+        // The generator waits for the client: what it yielded so far is an answer, send it now.
+        this.flush();
         await new Promise<void>((resolve) => (this.#wake = resolve));
       }
     },
@@ -390,7 +398,7 @@ class ElysiaSocket extends Socket {
     const f = toFrame(value);
     const size = Math.max(1, frameBytes(f));
     if (this.#held.length === 0 && this.hasCredit) {
-      this.sendFrame(f);
+      this.sendFrame(f, true);
       return size;
     }
     if (this.#heldBytes + size > HELD_LIMIT) return 0;
@@ -404,7 +412,7 @@ class ElysiaSocket extends Socket {
     while (this.#held.length && this.hasCredit && this.state === "open") {
       const f = this.#held.shift()!;
       this.#heldBytes -= Math.max(1, frameBytes(f));
-      this.sendFrame(f);
+      this.sendFrame(f, true);
     }
     if (this.#held.length === 0 && this.#wantDrain && this.state === "open") {
       this.#wantDrain = false;

@@ -40,8 +40,8 @@ export function allText(frames: Frame[]): boolean {
 
 /** The client's end of the socket, as the proxy drives it (platform/websocket.ts adapts Bun's). */
 export interface ClientSocket {
-  /** Sends a frame; false when it had to be buffered (the client is slow): wait for `drained`. */
-  send(frame: Frame): boolean;
+  /** Sends frames in one write; false when some had to be buffered (the client is slow): wait for `drained`. */
+  send(frames: Frame[]): boolean;
   close(code: number, reason: string): void;
   /** Stops reading from the client (TCP backpressure) until `resume`. */
   pause(): void;
@@ -129,7 +129,7 @@ export class OutgoingSocket implements Routable, Receiver {
         this.#fail(errorFromData(msg.e));
         return true;
       case K.SocketFrames:
-        if (this.#client) for (const f of msg.v) this.#write(f);
+        if (this.#client) this.#write(msg.v);
         else if (this.#state === "open") this.#early.push(...msg.v);
         return false;
       case K.SocketCredit:
@@ -178,7 +178,7 @@ export class OutgoingSocket implements Routable, Receiver {
     this.#client = client;
     const early = this.#early;
     this.#early = [];
-    for (const f of early) this.#write(f);
+    if (early.length) this.#write(early);
     const close = this.#earlyClose;
     if (close) {
       this.#earlyClose = undefined;
@@ -186,9 +186,9 @@ export class OutgoingSocket implements Routable, Receiver {
     }
   }
 
-  #write(f: Frame): void {
-    if (!this.#client!.send(f)) this.#blocked = true;
-    this.#due += frameCost(f);
+  #write(frames: Frame[]): void {
+    if (!this.#client!.send(frames)) this.#blocked = true;
+    for (let i = 0; i < frames.length; i++) this.#due += frameCost(frames[i]!);
     if (!this.#blocked && this.#due >= SOCKET_GRANT_EVERY) this.#grant();
   }
 
