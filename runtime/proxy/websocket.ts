@@ -39,6 +39,11 @@ export class WebSockets {
     return appName === undefined ? this.#total : (this.#open.get(appName) ?? 0);
   }
 
+  /** Open sockets by application, for a gauge labelled by application. */
+  counts(): IterableIterator<[string, number]> {
+    return this.#open.entries();
+  }
+
   #add(appName: string, n: number): void {
     this.#total += n;
     this.#open.set(appName, (this.#open.get(appName) ?? 0) + n);

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startServe, type Served } from "../harness.ts";
 import { deployed } from "../fixtures/scope.ts";
-import { ElysiaChat } from "../fixtures/websockets.ts";
+import { ElysiaChat, ElysiaField } from "../fixtures/websockets.ts";
 import { closedWithin, openSocket, wsUrl } from "./client.ts";
 
 let served: Served;
@@ -53,5 +53,15 @@ describe("Elysia .ws() routes", () => {
     expect(res.status).toBe(404);
     expect(res.headers.get("x-request-id")).toBeTruthy();
     expect(await (await fetch(served.url + "/el/hello")).text()).toBe("plain http");
+  });
+
+  test("an Elysia app as a class's fetch field serves .ws() too; the client's close code reaches the close handler", async () => {
+    await using _ = await deployed(ElysiaField.bind(), { name: "el-field", routePrefix: "/field" });
+    await using a = await openSocket(wsUrl(served.url, "/field/room"));
+    await using b = await openSocket(wsUrl(served.url, "/field/room"));
+    a.send("x");
+    expect(await b.next()).toBe("heard x");
+    a.ws.close(4001, "my reason");
+    expect(await b.next()).toBe("closed 4001 my reason");
   });
 });
