@@ -2,7 +2,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startServe, type Served } from "../harness.ts";
 import { deployed } from "../fixtures/scope.ts";
-import { ElysiaChat, ElysiaField } from "../fixtures/websockets.ts";
+import { ElysiaChat, ElysiaField, ElysiaFlood } from "../fixtures/websockets.ts";
+import { slowRead } from "./slow_reader.ts";
 import { closedWithin, openSocket, wsUrl } from "./client.ts";
 
 let served: Served;
@@ -64,4 +65,15 @@ describe("Elysia .ws() routes", () => {
     a.ws.close(4001, "my reason");
     expect(await b.next()).toBe("closed 4001 my reason");
   });
+
+  test("a slow client makes ws.send answer -1 and drain follow, and every message arrives in order", async () => {
+    await using _ = await deployed(ElysiaFlood.bind(), { name: "el-flood", routePrefix: "/flood" });
+    const N = 20_000;
+    const read = await slowRead(served.url, `/flood/flood?n=${N}&size=1000`, { bytesPerTick: 256 * 1024, tickMs: 5, timeoutMs: 30_000 });
+    expect(read.closeCode).toBe(1000);
+    expect(read.messages.length).toBe(N + 1);
+    for (let i = 0; i < N; i++) if (parseInt(read.messages[i]!, 10) !== i) throw new Error(`message ${i} was ${read.messages[i]!.slice(0, 20)}`);
+    const waits = Number(read.messages[N]!.slice("waits=".length));
+    expect(waits).toBeGreaterThan(0);
+  }, 60_000);
 });
