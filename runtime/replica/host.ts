@@ -205,8 +205,9 @@ export class ReplicaHost {
     }
   }
 
+  /** Requests running here, and open WebSockets (autoscaling's load: a chat is work, as in Ray Serve). */
   ongoing(): number {
-    return this.#replica?.ongoing ?? 0;
+    return (this.#replica?.ongoing ?? 0) + (this.#replica?.sockets.count ?? 0);
   }
 
   /** Requests this replica's handles have queued for deployment `key` (autoscaling's metric). */
