@@ -8,6 +8,7 @@
 //       sequential p50 us, ratioTo floors.roundTrip.p50Us, target 1.5, lowerIsBetter
 //       256 in flight calls/s, ratioTo floors.pipelined.perS, targetValue 300_000
 // Issue 11: the seeds' chain, chained/awaited >= 1 over HTTP and handles (chain.ts)
+// Issue 16: websocket echo round trips (1 socket) and one-way messages/s, ratio to raw Bun.serve websockets, target 0.5
 import type { HttpLoadResult } from "../load.ts";
 import type { LatencyResult } from "../floors.ts";
 import type { Row } from "../report.ts";
@@ -19,6 +20,7 @@ import { batching } from "./batch.ts";
 import { multiplexing } from "./multiplex.ts";
 import { chaining } from "./chain.ts";
 import { elysiaIngress } from "./elysia.ts";
+import { websockets } from "./websocket.ts";
 
 /** Floors measured earlier in the same run; compare against these, never against other runs. */
 export interface Floors {
@@ -44,7 +46,7 @@ export interface BenchCase {
   run(ctx: BenchContext): Promise<Row[]>;
 }
 
-export const cases: BenchCase[] = [httpOneHop, httpTwoHops, chaining, handleCalls, streaming, multiplexing, batching, autoscaling];
+export const cases: BenchCase[] = [httpOneHop, httpTwoHops, chaining, handleCalls, streaming, multiplexing, batching, autoscaling, websockets];
 
 /** Informational cases, run unless `--quick` or `--no-extra`. */
 export const extraCases: BenchCase[] = [httpDefaultLimits, elysiaIngress];
