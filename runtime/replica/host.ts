@@ -229,7 +229,8 @@ export class ReplicaHost {
     const deadline = Date.now() + timeoutMs;
     await this.#drained(timeoutMs);
     // Open WebSockets get what is left of the same time, then close with 1001.
-    await this.#replica?.sockets.drain(Math.max(0, deadline - Date.now()));
+    const sockets = this.#replica?.sockets;
+    if (sockets?.count) await sockets.drain(Math.max(0, deadline - Date.now()));
     const inst = this.#instance;
     try {
       await disposeAllModels().catch((err) => console.error(`[tsserve] disposing models of ${this.#replica?.id}: ${err}`));
