@@ -122,6 +122,7 @@ export class OutgoingSocket implements Routable, Receiver {
         this.#answer({ accepted: true, headers: msg.headers });
         return false;
       case K.SocketRefused:
+        this.#uncount();
         this.#end();
         this.#answer({ accepted: false, res: msg.res });
         return true;

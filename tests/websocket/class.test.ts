@@ -85,6 +85,10 @@ describe("class ingress websocket()", () => {
     expect(await res.text()).toContain("async *websocket(messages, request)");
     const err = await openSocket(wsUrl(served.url, "/none")).then(() => undefined, (e: Error) => e);
     expect(err?.message).toContain("404");
+    // A refused upgrade frees its request slot: more of them than maxOngoingRequests (5), then
+    // HTTP to the same replica is still served.
+    for (let i = 0; i < 8; i++) expect((await fetch(served.url + "/none", { headers: { upgrade: "websocket" } })).status).toBe(404);
+    expect(await (await fetch(served.url + "/none/x", { signal: AbortSignal.timeout(5000) })).text()).toBe("plain /x");
   });
 
   test("an upgrade under no route prefix is a 404", async () => {
