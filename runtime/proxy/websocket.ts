@@ -32,6 +32,8 @@ export class WebSockets {
     readonly client: Client,
     readonly routes: RouteTable,
     readonly appHealth: AppHealth,
+    /** As for HTTP: an upgrade the ingress has not answered after this long gets 408 (null: never). */
+    readonly requestTimeoutMs: number | null = null,
   ) {}
 
   /** Open sockets, in all applications or in one. */
@@ -72,7 +74,18 @@ export class WebSockets {
     if (modelId) ctx.modelId = modelId;
     const socket = new OutgoingSocket(this.client.router(route, "proxy"), req, ctx);
     return new Promise((resolve) => {
+      // Until the ingress answers, the upgrade is a request: it times out, and a client that
+      // leaves gives it up (upgrades are rare enough for an abort listener each).
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timeoutMs = this.requestTimeoutMs;
+      const gone = () => socket.abandon() && resolve(text(499, `Request ${requestId} was cancelled.`, requestId));
+      request.signal.addEventListener("abort", gone, { once: true });
+      if (timeoutMs) {
+        timer = setTimeout(() => socket.abandon() && resolve(text(408, `Request ${requestId} timed out after ${timeoutMs / 1000}s.`, requestId)), timeoutMs);
+      }
       socket.onAnswer = (answer) => {
+        clearTimeout(timer);
+        request.signal.removeEventListener("abort", gone);
         if (!answer.accepted) {
           if (answer.res) return resolve(wholeResponse(answer.res, requestId));
           return resolve(errorResponse(answer.err!, requestId, route.appName));

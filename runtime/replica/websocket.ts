@@ -362,6 +362,8 @@ class ElysiaSocket extends Socket {
 
   async #open(): Promise<void> {
     await relayElysia();
+    // After each wait: the caller may have given up on the upgrade (its close was echoed).
+    if (this.state !== "opening") return;
     const request = this.request();
     const slot: { options?: UpgradeOptions } = {};
     upgrades.set(request, slot);
@@ -371,7 +373,11 @@ class ElysiaSocket extends Socket {
     } finally {
       upgrades.delete(request);
     }
-    if (!slot.options) return this.refuse(await refusal(res));
+    if (this.state !== "opening") return;
+    if (!slot.options) {
+      const answer = await refusal(res);
+      return this.state === "opening" ? this.refuse(answer) : undefined;
+    }
     this.data = slot.options.data;
     this.accept(headersOf(slot.options.headers));
     await this.data?.open?.(this.raw);

@@ -149,6 +149,25 @@ export class OutgoingSocket implements Routable, Receiver {
     return false;
   }
 
+  /**
+   * Gives up on an upgrade the ingress has not answered yet (it timed out, or the client left):
+   * a queued one leaves the queue; an opening one is closed at the replica, whose echo (or
+   * refusal) ends the receiver. False when there was nothing left to give up.
+   */
+  abandon(): boolean {
+    if (this.#state !== "queued" && this.#state !== "opening") return false;
+    this.onAnswer = undefined;
+    if (this.#state === "queued") {
+      this.router.withdraw(this);
+      this.#end();
+      return true;
+    }
+    this.#uncount();
+    this.#state = "closing";
+    this.link!.post({ k: K.SocketClose, id: this.id, code: 1001, reason: "the upgrade was abandoned" });
+    return true;
+  }
+
   /** The replica died, or the router refused the socket before sending it. */
   fail(err: Error): void {
     this.#counted = false;
