@@ -25,6 +25,7 @@ export interface SocketLimits {
 /** The part of the listener an upgrade needs. */
 export interface Upgrading {
   upgrade?(request: Request, options: { data: SocketSession; headers?: Record<string, string> }): boolean;
+  requestIP?(request: Request): { address: string } | null;
 }
 
 /**

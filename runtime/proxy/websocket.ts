@@ -72,7 +72,7 @@ export class WebSockets {
     const ctx: CallContext = { requestId, route: route.prefix };
     const modelId = headers["serve_multiplexed_model_id"];
     if (modelId) ctx.modelId = modelId;
-    const socket = new OutgoingSocket(this.client.router(route, "proxy"), req, ctx);
+    const socket = new OutgoingSocket(this.client.router(route, "proxy"), req, ctx, server?.requestIP?.(request)?.address);
     return new Promise((resolve) => {
       // Until the ingress answers, the upgrade is a request: it times out, and a client that
       // leaves gives it up (upgrades are rare enough for an abort listener each).

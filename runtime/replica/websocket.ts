@@ -539,7 +539,7 @@ function serverWebSocket(s: ElysiaSocket): any {
     get readyState() {
       return s.state === "open" ? 1 : s.state === "opening" ? 0 : 3;
     },
-    remoteAddress: s.msg.req.headers["x-forwarded-for"] ?? "",
+    remoteAddress: s.msg.ip ?? "",
     binaryType: "nodebuffer",
     send: (v: unknown) => s.send(v),
     sendText: (v: string) => s.send(v),

@@ -211,6 +211,8 @@ export interface SocketOpenMsg {
   /** The upgrade request (no body), its URL relative to the route prefix. */
   req: HttpRequestData;
   ctx: CallContext;
+  /** The client's address, for the socket's `remoteAddress`. */
+  ip?: string;
 }
 
 export interface SocketAcceptedMsg {

@@ -82,6 +82,8 @@ export class OutgoingSocket implements Routable, Receiver {
     readonly router: Router,
     readonly req: HttpRequestData,
     readonly ctx: CallContext,
+    /** The client's address. */
+    readonly ip?: string,
   ) {}
 
   get modelId(): string {
@@ -99,7 +101,7 @@ export class OutgoingSocket implements Routable, Receiver {
     this.#counted = true;
     if (this.#state === "closed") return this.#uncount();
     this.#state = "opening";
-    link.request({ k: K.SocketOpen, id: this.id, req: this.req, ctx: this.ctx }, this, undefined, true);
+    link.request({ k: K.SocketOpen, id: this.id, req: this.req, ctx: this.ctx, ...(this.ip ? { ip: this.ip } : {}) }, this, undefined, true);
   }
 
   #uncount(): void {

@@ -18,7 +18,7 @@ describe("Elysia .ws() routes", () => {
   test("open, message (text, JSON, binary) and send work as in plain Elysia", async () => {
     await using _ = await deployed(ElysiaChat.bind(), { name: "el-basic", routePrefix: "/el" });
     await using s = await openSocket(wsUrl(served.url, "/el/chat/lobby"));
-    expect(await s.next()).toBe("joined lobby");
+    expect(await s.next()).toBe("joined lobby from 127.0.0.1");
     s.send("hi");
     expect(await s.next()).toBe("you said hi");
     s.send('{"x":1}');
@@ -39,8 +39,8 @@ describe("Elysia .ws() routes", () => {
     await using _ = await deployed(ElysiaChat.bind(), { name: "el-pubsub", routePrefix: "/el" });
     await using a = await openSocket(wsUrl(served.url, "/el/chat/room1"));
     await using b = await openSocket(wsUrl(served.url, "/el/chat/room1"));
-    expect(await a.next()).toBe("joined room1");
-    expect(await b.next()).toBe("joined room1");
+    expect(await a.next()).toBe("joined room1 from 127.0.0.1");
+    expect(await b.next()).toBe("joined room1 from 127.0.0.1");
     a.send("hello");
     expect(await a.next()).toBe("you said hello");
     expect(await b.next()).toBe("room1: hello");

@@ -100,4 +100,18 @@ describe("websockets under load", () => {
     s.send("count");
     expect(await s.next(30_000)).toBe(String(N + 1));
   }, 60_000);
+
+  test("large binary frames (2 MiB each, many credit units) cross both ways intact and in order", async () => {
+    await using _ = await deployed(Echo.bind(), { name: "wl-large", routePrefix: "/large" });
+    await using s = await openSocket(wsUrl(served.url, "/large"));
+    await s.next();
+    const frames = Array.from({ length: 24 }, (_, i) => new Uint8Array(2 * 1024 * 1024).fill(i));
+    for (const f of frames) s.send(f);
+    for (let i = 0; i < frames.length; i++) {
+      const got = (await s.next(20_000)) as Uint8Array;
+      expect(got.byteLength).toBe(2 * 1024 * 1024);
+      expect(got[0]).toBe(i);
+      expect(got[got.byteLength - 1]).toBe(i);
+    }
+  }, 60_000);
 });
