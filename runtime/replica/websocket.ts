@@ -120,6 +120,8 @@ abstract class Socket {
   #creditWake: (() => void) | undefined;
   #out: Frame[] = [];
   #flushSoon = false;
+  /** The turn-end flush, cancelled when the frames left earlier (one less wake-up per answer). */
+  #immediate: ReturnType<typeof setImmediate> | undefined;
   /** Units of client frames consumed and not yet granted back. */
   #due = 0;
 
@@ -203,12 +205,16 @@ abstract class Socket {
     if (!this.#flushSoon) {
       this.#flushSoon = true;
       if (soon) queueMicrotask(this.flush);
-      else setImmediate(this.flush);
+      else this.#immediate = setImmediate(this.flush);
     }
   }
 
   flush = (): void => {
     this.#flushSoon = false;
+    if (this.#immediate) {
+      clearImmediate(this.#immediate);
+      this.#immediate = undefined;
+    }
     const out = this.#out;
     if (out.length === 0) return;
     this.#out = [];
