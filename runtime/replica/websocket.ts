@@ -15,7 +15,7 @@ import { errorToData } from "../../sdk/errors.ts";
 import type { DeploymentSpec } from "../../sdk/graph.ts";
 import { type CancelScope, cancelChildren, SCOPE } from "../wire/scope.ts";
 import { type Frame, type HttpResponseData, K, type SocketOpenMsg, type SocketToReplica } from "../wire/protocol.ts";
-import { allText, frameCost, SOCKET_GRANT_EVERY, SOCKET_WINDOW } from "../wire/socket.ts";
+import { allText, frameCost, framesToMove, SOCKET_GRANT_EVERY, SOCKET_WINDOW } from "../wire/socket.ts";
 import type { CallerPort } from "./replica.ts";
 import { StreamedHttp, toRequest, toResponseData } from "./http.ts";
 
@@ -218,7 +218,7 @@ abstract class Socket {
     const out = this.#out;
     if (out.length === 0) return;
     this.#out = [];
-    this.from.port.send({ k: K.SocketFrames, id: this.id, v: out }, undefined, allText(out));
+    this.from.port.send({ k: K.SocketFrames, id: this.id, v: out }, framesToMove(out), allText(out));
   };
 
   /** A client frame was consumed by user code: grant its units back, a quarter window at a time. */

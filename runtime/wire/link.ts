@@ -56,9 +56,12 @@ export class ReplicaLink {
     this.#receivers.set(id, receiver);
   }
 
-  /** Sends a message that gets no answer of its own (control messages are plain JSON); `coalesce`: see port.ts. */
-  post(msg: ToReplica, json = true, coalesce = false): void {
-    this.#port.send(msg, undefined, json, coalesce);
+  /**
+   * Sends a message that gets no answer of its own (control messages are plain JSON);
+   * `coalesce`: see port.ts; `transfer`: buffers that move with it.
+   */
+  post(msg: ToReplica, json = true, coalesce = false, transfer?: Bun.Transferable[]): void {
+    this.#port.send(msg, transfer, json, coalesce);
   }
 
   /** Sends what waits in the batch now. */

@@ -38,6 +38,23 @@ export function allText(frames: Frame[]): boolean {
   return true;
 }
 
+/** Binary frames at least this large move between threads instead of being copied. */
+const MOVE_FROM = 16 * 1024;
+
+/**
+ * The large binary frames of a batch, to transfer: Bun's structured clone copies an
+ * ArrayBuffer slowly (a 2 MiB frame took tens of ms here), and every frame is the relay's own
+ * (a fresh buffer from the listener, or the replica's copy of what user code sent).
+ */
+export function framesToMove(frames: Frame[]): ArrayBuffer[] | undefined {
+  let move: ArrayBuffer[] | undefined;
+  for (let i = 0; i < frames.length; i++) {
+    const f = frames[i]!;
+    if (typeof f !== "string" && f.byteLength >= MOVE_FROM) (move ??= []).push(f);
+  }
+  return move;
+}
+
 /** The client's end of the socket, as the proxy drives it (platform/websocket.ts adapts Bun's). */
 export interface ClientSocket {
   /** Sends frames in one write; false when some had to be buffered (the client is slow): wait for `drained`. */
@@ -246,7 +263,7 @@ export class OutgoingSocket implements Routable, Receiver {
     const out = this.#out;
     if (out.length === 0 || this.#state !== "open") return;
     this.#out = [];
-    this.link!.post({ k: K.SocketFrames, id: this.id, v: out }, allText(out));
+    this.link!.post({ k: K.SocketFrames, id: this.id, v: out }, allText(out), false, framesToMove(out));
   };
 
   /**
