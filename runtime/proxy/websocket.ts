@@ -18,9 +18,9 @@ import type { RouteTable } from "./routes.ts";
 const text = (status: number, body: string, requestId: string) =>
   new Response(body, { status, headers: { "content-type": "text/plain; charset=utf-8", "x-request-id": requestId } });
 
-/** Is this request asking to become a WebSocket? */
+/** Is this request asking to become a WebSocket? (Only a GET can: RFC 6455 4.1.) */
 export function isUpgrade(request: Request): boolean {
-  return request.headers.get("upgrade")?.toLowerCase() === "websocket";
+  return request.headers.get("upgrade")?.toLowerCase() === "websocket" && request.method === "GET";
 }
 
 export class WebSockets {
