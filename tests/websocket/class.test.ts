@@ -6,6 +6,7 @@ import { deployed } from "../fixtures/scope.ts";
 import { Echo, ModelChat, Watched } from "../fixtures/websockets.ts";
 import { PathEcho } from "../fixtures/http_apps.ts";
 import { closedWithin, openSocket, wsUrl } from "./client.ts";
+import { slowRead } from "./slow_reader.ts";
 
 let served: Served;
 beforeAll(async () => {
@@ -40,6 +41,11 @@ describe("class ingress websocket()", () => {
     expect(hello).toMatchObject({ path: "/", requestId: "chat-42", modelId: "llama" });
     await using t = await openSocket(wsUrl(served.url, "/ids"));
     expect(JSON.parse((await t.next()) as string).requestId).toMatch(/\S+/);
+    // The 101 answer carries the request id too (a raw client, to see the headers).
+    const raw = await slowRead(served.url, "/ids", { bytesPerTick: 1 << 20, tickMs: 1, timeoutMs: 5000, headers: { "x-request-id": "chat-43" }, stopAfter: 1 });
+    expect(raw.head).toStartWith("HTTP/1.1 101");
+    expect(raw.head.toLowerCase()).toContain("x-request-id: chat-43");
+    expect(JSON.parse(raw.messages[0]!).requestId).toBe("chat-43");
   });
 
   test("a model-pinned socket lands on the replica that holds the model", async () => {

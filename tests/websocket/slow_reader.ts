@@ -3,6 +3,8 @@
 import { connect, type Socket } from "node:net";
 
 export interface SlowRead {
+  /** The 101 answer's status line and headers. */
+  head: string;
   /** Text messages received, in order (binary ones as "<binary n>"). */
   messages: string[];
   closeCode: number | undefined;
@@ -12,10 +14,10 @@ export interface SlowRead {
  * Connects to `path` on the HTTP server at `httpUrl`, then reads at most `bytesPerTick` every
  * `tickMs` until the server closes (or `timeoutMs` passes). `onMessage` sees each message.
  */
-export function slowRead(httpUrl: string, path: string, opts: { bytesPerTick: number; tickMs: number; timeoutMs: number; keep?: boolean; onMessage?: (m: string) => void; stall?: { after: number; ms: number; then: () => void } }): Promise<SlowRead> {
+export function slowRead(httpUrl: string, path: string, opts: { bytesPerTick: number; tickMs: number; timeoutMs: number; headers?: Record<string, string>; stopAfter?: number; keep?: boolean; onMessage?: (m: string) => void; stall?: { after: number; ms: number; then: () => void } }): Promise<SlowRead> {
   const { hostname, port } = new URL(httpUrl);
   return new Promise((resolve, reject) => {
-    const out: SlowRead = { messages: [], closeCode: undefined };
+    const out: SlowRead = { head: "", messages: [], closeCode: undefined };
     const sock: Socket = connect({ host: hostname, port: Number(port) });
     const timer = setTimeout(() => {
       sock.destroy();
@@ -27,14 +29,15 @@ export function slowRead(httpUrl: string, path: string, opts: { bytesPerTick: nu
     let received = 0;
     let stalled = false;
     sock.on("connect", () => {
-      sock.write(`GET ${path} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+      const extra = Object.entries(opts.headers ?? {}).map(([k, v]) => `${k}: ${v}\r\n`).join("");
+      sock.write(`GET ${path} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n${extra}\r\n`);
     });
     sock.on("data", (chunk: Buffer) => {
       buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
       if (!upgraded) {
         const end = buf.indexOf("\r\n\r\n");
         if (end < 0) return;
-        const head = buf.subarray(0, end).toString();
+        const head = (out.head = buf.subarray(0, end).toString());
         if (!head.startsWith("HTTP/1.1 101")) return reject(new Error(`slow reader: upgrade refused: ${head.split("\r\n")[0]}`));
         upgraded = true;
         buf = buf.subarray(end + 4);
@@ -56,13 +59,17 @@ export function slowRead(httpUrl: string, path: string, opts: { bytesPerTick: nu
         if (buf.length < at + len) break;
         const payload = buf.subarray(at, at + len);
         buf = buf.subarray(at + len);
-        if (opcode === 1 || opcode === 2) received++;
-        if (opcode === 1) {
-          const m = payload.toString();
+        if (opcode === 1 || opcode === 2) {
+          received++;
+          const m = opcode === 1 ? payload.toString() : `<binary ${len}>`;
           if (opts.keep !== false) out.messages.push(m);
-          opts.onMessage?.(m);
-        } else if (opcode === 2) {
-          if (opts.keep !== false) out.messages.push(`<binary ${len}>`);
+          if (opcode === 1) opts.onMessage?.(m);
+          if (opts.stopAfter !== undefined && received >= opts.stopAfter) {
+            // Enough read: leave without a close frame (the server sees 1006).
+            clearTimeout(timer);
+            sock.destroy();
+            return resolve(out);
+          }
         } else if (opcode === 8) {
           out.closeCode = len >= 2 ? payload.readUInt16BE(0) : 1005;
           clearTimeout(timer);
