@@ -1,0 +1,73 @@
+// Both ends closing at once, in random orders over real threads: every socket ends exactly once
+// on both sides, and nothing leaks (counts, request slots, generators left running).
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { serve } from "tsserve";
+import { eventually, startServe, type Served } from "../harness.ts";
+import { deployed } from "../fixtures/scope.ts";
+import { Racer } from "../fixtures/websockets.ts";
+import { wsUrl } from "./client.ts";
+
+let served: Served;
+beforeAll(async () => {
+  served = await startServe();
+});
+afterAll(() => served[Symbol.asyncDispose]());
+
+/** mulberry32, so a failing schedule can be replayed with its seed. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+test("300 sockets closed by the client, the ingress, or an error, at random moments: no leak", async () => {
+  const seed = Number(process.env.WS_RACE_SEED ?? Date.now() % 1e9);
+  const random = rng(seed);
+  await using app = await deployed(Racer.bind(), { name: "ws-races", routePrefix: "/race" });
+  const outcomes = { client: 0, server: 0, error: 0 };
+  const one = (i: number) =>
+    new Promise<void>((resolve, reject) => {
+      const n = 1 + Math.floor(random() * 30);
+      const closeAfter = random() < 0.5 ? Math.floor(random() * (n + 5)) : Infinity;
+      const boomAt = random() < 0.15 ? Math.floor(random() * n) : -1;
+      const ws = new WebSocket(wsUrl(served.url, `/race?n=${n}`));
+      let got = 0;
+      const timer = setTimeout(() => reject(new Error(`socket ${i} (seed ${seed}) did not end within 20 s`)), 20_000);
+      ws.onopen = () => ws.send(`hello ${i}`);
+      ws.onmessage = () => {
+        got++;
+        if (got === boomAt) ws.send("boom");
+        else if (got % 4 === 0 && ws.readyState === WebSocket.OPEN) ws.send(`m${got}`);
+        if (got >= closeAfter && ws.readyState === WebSocket.OPEN) ws.close(4000 + (i % 100));
+      };
+      ws.onerror = () => {};
+      ws.onclose = (e) => {
+        clearTimeout(timer);
+        if (e.code === 1000) outcomes.server++;
+        else if (e.code === 1011) outcomes.error++;
+        else outcomes.client++;
+        resolve();
+      };
+    });
+  for (let batch = 0; batch < 6; batch++) await Promise.all(Array.from({ length: 50 }, (_, i) => one(batch * 50 + i)));
+  console.log(`[ws races] seed ${seed}: ${JSON.stringify(outcomes)}`);
+  expect(outcomes.client + outcomes.server + outcomes.error).toBe(300);
+  expect(outcomes.server).toBeGreaterThan(0);
+  expect(outcomes.client).toBeGreaterThan(0);
+  // Nothing left open at the proxy, no generator left running in either replica...
+  await eventually(async () => (await serve.status()).applications["ws-races"]!.numOngoingWebsockets === 0, 10_000);
+  const idle = new Set<string>();
+  await eventually(async () => {
+    const r = await app.handle.running.remote();
+    if (r.running === 0) idle.add(r.replica);
+    return idle.size === 2;
+  }, 10_000);
+  // ...and no request slot held: more HTTP requests at once than maxOngoingRequests, all served.
+  const answers = await Promise.all(Array.from({ length: 20 }, () => fetch(`${served.url}/race/x`, { signal: AbortSignal.timeout(10_000) }).then((r) => r.text())));
+  expect(answers.every((a) => a === "http ok")).toBe(true);
+}, 120_000);
