@@ -21,7 +21,10 @@ import { type CallContext, type Frame, type HttpRequestData, type HttpResponseDa
 
 /** Credit units one side may have in flight per socket and direction. */
 export const SOCKET_WINDOW = 512;
-/** Credit goes back once this many units are consumed (or at once when the sender is blocked). */
+/**
+ * Credit goes back once this many units are consumed. A sender out of credit has a whole
+ * window unconsumed, so its receiver always gets this far and never leaves it waiting.
+ */
 export const SOCKET_GRANT_EVERY = SOCKET_WINDOW / 4;
 
 /**
