@@ -27,11 +27,11 @@ const roomsApp = new Elysia().ws("/room/:name", {
 export const Rooms = serve.deployment(serve.ingress(roomsApp), { name: "Rooms" });
 `;
 
-test("the binary relays sockets to a class websocket() and to Elysia .ws() routes", async () => {
+test("the binary relays sockets to a class websocket() and to Elysia .ws() routes, and SIGTERM closes them with 1001", async () => {
   const dir = tempDir("ws-app");
   writeFileSync(
     join(dir, "serve.yaml"),
-    "applications:\n  - name: shout\n    routePrefix: /shout\n    importPath: ./ws.ts:shout\n  - name: rooms\n    routePrefix: /rooms\n    importPath: ./ws.ts:rooms\n",
+    "applications:\n  - name: shout\n    routePrefix: /shout\n    importPath: ./ws.ts:shout\n    deployments:\n      - name: Shout\n        gracefulShutdownTimeoutMs: 300\n  - name: rooms\n    routePrefix: /rooms\n    importPath: ./ws.ts:rooms\n",
   );
   writeFileSync(join(dir, "ws.ts"), `${APP}\nexport const shout = () => Shout.bind();\nexport const rooms = () => Rooms.bind();\n`);
   await using r = await spawnCli(["run", "serve.yaml", "--port", "0", "--admin-port", "0"], { cwd: dir, env: cliEnv(tempDir("home")) });
@@ -47,4 +47,8 @@ test("the binary relays sockets to a class websocket() and to Elysia .ws() route
   expect(await b.next()).toBe("echo hi");
   b.ws.close(1000);
   expect((await closedWithin(b)).code).toBe(1000);
+  // SIGTERM drains: the open socket gets gracefulShutdownTimeoutMs (300 ms), then 1001; exit 0.
+  r.proc.kill("SIGTERM");
+  expect((await closedWithin(a, 10_000)).code).toBe(1001);
+  expect(await r.exited()).toBe(0);
 }, 90_000);
