@@ -66,7 +66,7 @@ function schedule(seed: number): void {
   };
   // The model replica: refuses, fails, or accepts and then talks until it closes; echoes a close.
   const plan = pick(["refuse", "err", "accept", "accept", "accept"]);
-  let replica: "new" | "open" | "closed" = "new";
+  let replica = "new" as "new" | "open" | "closed";
   let died = false;
 
   const deliverToCaller = () => {
