@@ -231,7 +231,12 @@ abstract class Socket {
     }
   }
 
-  /** Ends the socket: what was queued goes first, then the close; the request's signal fires. */
+  /**
+   * Ends the socket: what was queued goes first, then the close; the request's signal fires.
+   * Keeps the relay's invariant (wire/socket.ts): one `SocketClose` per accepted socket, sent
+   * here once (`ended` after), and a caller's close for a socket already ended finds nothing
+   * in `Sockets.receive` and is not echoed.
+   */
   end(code: number, reason: string, send = true): void {
     if (this.state === "ended") return;
     this.state = "ended";
