@@ -13,6 +13,8 @@ export interface HttpConfig {
   host?: string;
   port?: number;
   requestTimeoutMs?: number | null;
+  /** Largest WebSocket message a client may send, in bytes. */
+  maxWebSocketMessageBytes?: number;
 }
 
 export interface AdminConfig {
@@ -54,7 +56,7 @@ export class ConfigError extends ServeError {
 }
 
 const TOP_KEYS = ["http", "admin", "applications"];
-const HTTP_KEYS = ["host", "port", "requestTimeoutMs"];
+const HTTP_KEYS = ["host", "port", "requestTimeoutMs", "maxWebSocketMessageBytes"];
 const ADMIN_KEYS = ["host", "port"];
 const APP_KEYS = ["name", "routePrefix", "importPath", "args", "deployments"];
 /** The deployment options of sdk/options.ts that a config may override (`name` picks the deployment). */
@@ -122,6 +124,11 @@ export function validateConfig(value: unknown, file: string): ServeConfig {
         c.fail("http.requestTimeoutMs", `must be a number of milliseconds > 0, or null for no timeout, got ${show(t)}`);
       }
       out.http.requestTimeoutMs = t as number | null;
+    }
+    if (h.maxWebSocketMessageBytes !== undefined) {
+      const m = h.maxWebSocketMessageBytes;
+      if (typeof m !== "number" || !Number.isInteger(m) || m < 1) c.fail("http.maxWebSocketMessageBytes", `must be an integer >= 1 (bytes), got ${show(m)}`);
+      out.http.maxWebSocketMessageBytes = m as number;
     }
   }
   if (top.admin !== undefined && top.admin !== null) {

@@ -30,7 +30,7 @@ describe("validateConfig", () => {
 
   test("unknown keys, at every level", () => {
     expect(check({ applications: [], proxy: 1 })).toThrow("serve.yaml: proxy is not a known key; allowed keys: http, admin, applications");
-    expect(check({ http: { prot: 1 }, applications: [] })).toThrow('serve.yaml: http.prot is not a known key (did you mean "port"?); allowed keys in http: host, port, requestTimeoutMs');
+    expect(check({ http: { prot: 1 }, applications: [] })).toThrow('serve.yaml: http.prot is not a known key (did you mean "port"?); allowed keys in http: host, port, requestTimeoutMs, maxWebSocketMessageBytes');
     expect(check({ applications: [app({ route_prefix: "/" })] })).toThrow("serve.yaml: applications[0].route_prefix is not a known key");
     expect(check({ applications: [app({ deployments: [{ name: "A", replicas: 2 }] })] })).toThrow(
       "serve.yaml: applications[0].deployments[0].replicas is not a known key",
@@ -46,6 +46,7 @@ describe("validateConfig", () => {
     expect(check({ applications: {} })).toThrow("serve.yaml: applications must be a list, got a mapping");
     expect(check({ http: { port: "80" }, applications: [] })).toThrow('serve.yaml: http.port must be an integer from 0 to 65535, got "80"');
     expect(check({ http: { requestTimeoutMs: 0 }, applications: [] })).toThrow("serve.yaml: http.requestTimeoutMs must be a number of milliseconds > 0, or null");
+    expect(check({ http: { maxWebSocketMessageBytes: 0.5 }, applications: [] })).toThrow("serve.yaml: http.maxWebSocketMessageBytes must be an integer >= 1 (bytes), got 0.5");
     expect(check({ applications: [{ name: "a" }] })).toThrow("serve.yaml: applications[0].importPath is required");
     expect(check({ applications: [app({ importPath: 3 })] })).toThrow("serve.yaml: applications[0].importPath must be a non-empty string, got 3");
     expect(check({ applications: [app({ args: [1] })] })).toThrow("serve.yaml: applications[0].args must be a mapping");

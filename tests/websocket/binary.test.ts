@@ -31,7 +31,7 @@ test("the binary relays sockets to a class websocket() and to Elysia .ws() route
   const dir = tempDir("ws-app");
   writeFileSync(
     join(dir, "serve.yaml"),
-    "applications:\n  - name: shout\n    routePrefix: /shout\n    importPath: ./ws.ts:shout\n    deployments:\n      - name: Shout\n        gracefulShutdownTimeoutMs: 300\n  - name: rooms\n    routePrefix: /rooms\n    importPath: ./ws.ts:rooms\n",
+    "http:\n  maxWebSocketMessageBytes: 4096\napplications:\n  - name: shout\n    routePrefix: /shout\n    importPath: ./ws.ts:shout\n    deployments:\n      - name: Shout\n        gracefulShutdownTimeoutMs: 300\n  - name: rooms\n    routePrefix: /rooms\n    importPath: ./ws.ts:rooms\n",
   );
   writeFileSync(join(dir, "ws.ts"), `${APP}\nexport const shout = () => Shout.bind();\nexport const rooms = () => Rooms.bind();\n`);
   await using r = await spawnCli(["run", "serve.yaml", "--port", "0", "--admin-port", "0"], { cwd: dir, env: cliEnv(tempDir("home")) });
@@ -41,6 +41,10 @@ test("the binary relays sockets to a class websocket() and to Elysia .ws() route
   expect(await a.next()).toBe("HELLO");
   a.send(new Uint8Array([7, 8]));
   expect(await a.next()).toEqual(new Uint8Array([7, 8]));
+  // The config's http.maxWebSocketMessageBytes (4096) holds.
+  await using big = await openSocket(wsUrl(http, "/shout"));
+  big.send("x".repeat(5000));
+  expect((await closedWithin(big)).code).toBe(1009);
   await using b = await openSocket(wsUrl(http, "/rooms/room/kitchen"));
   expect(await b.next()).toBe("joined kitchen");
   b.send("hi");
