@@ -46,5 +46,5 @@ const { httpUrl } = await serve.start({ http: { port: 0 } });
 await serve.run(MODE === "read" ? wsSourceApp : wsEchoApp);
 const b = await cpuPerRoundTrip(httpUrl.replace(/^http/, "ws") + "/");
 await serve.shutdown();
-console.log(`cpu us/${MODE === "read" ? "message" : "round trip"}: raw=${a.us.toFixed(1)} tsserve=${b.us.toFixed(1)}; per second raw ${a.perS.toFixed(0)} tsserve ${b.perS.toFixed(0)} (x${(b.perS / a.perS).toFixed(2)})`);
+console.log(`cpu us/${MODE === "read" ? "message" : "round trip"}: raw=${a.us.toFixed(2)} tsserve=${b.us.toFixed(2)}; per second raw ${a.perS.toFixed(0)} tsserve ${b.perS.toFixed(0)} (x${(b.perS / a.perS).toFixed(2)})`);
 process.exit(0);
