@@ -71,7 +71,7 @@ export class MainRuntime implements Runtime {
     this.#proxy = new Proxy(this.client, { maxBodyBytes: DEFAULT_MAX_BODY, requestTimeoutMs: timeout }, (name) =>
       this.controller.apps.get(name)?.status === "DEPLOY_FAILED" ? "failed" : "ok",
     );
-    this.#websockets = new WebSockets(this.client, this.#proxy.routes, this.#proxy.appHealth, timeout);
+    this.#websockets = new WebSockets(this.client, this.#proxy);
     try {
       this.#server = serveHttp(
         { host: http.host, port: http.port, maxRequestBodySize: DEFAULT_MAX_BODY + 1, websocket: { maxMessageBytes } },

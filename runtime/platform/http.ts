@@ -44,8 +44,8 @@ export function serveHttp(options: ServeOptions, fetch: FetchHandler): HttpServe
     origin: "",
     idleTimeoutSeconds,
     timeout: (request: Request, seconds: number) => server.timeout(request, seconds),
-    upgrade: (request: Request, opts: Parameters<NonNullable<Upgrading["upgrade"]>>[1]) => server.upgrade(request, opts),
-    requestIP: (request: Request) => server.requestIP(request),
+    upgrade: (request: Request, opts: Parameters<NonNullable<Upgrading["upgrade"]>>[1]): boolean => server.upgrade(request, opts),
+    requestIP: (request: Request): { address: string } | null => server.requestIP(request),
   };
   const server = Bun.serve({
     hostname: options.host,
@@ -54,7 +54,7 @@ export function serveHttp(options: ServeOptions, fetch: FetchHandler): HttpServe
     development: false,
     idleTimeout: idleTimeoutSeconds,
     maxRequestBodySize: options.maxRequestBodySize,
-    fetch: (req) => fetch(req, listener) as Response | Promise<Response>,
+    fetch: (req): Response | Promise<Response> => fetch(req, listener) as Response | Promise<Response>,
     websocket: bunWebSocketHandler(options.websocket ?? { maxMessageBytes: 16 * 1024 * 1024 }),
     error(err) {
       console.error(`[tsserve] HTTP handler failed: ${err.stack ?? err.message}`);

@@ -40,7 +40,7 @@ interface Waiting {
 }
 
 /** 503 while draining; `connection: close` so a keep-alive client reconnects, to another instance. */
-const shuttingDown = (requestId: string) =>
+export const shuttingDown = (requestId: string) =>
   new Response(`This instance is shutting down; request ${requestId} was not served. Retry on another instance.`, {
     status: 503,
     headers: { "content-type": "text/plain; charset=utf-8", "x-request-id": requestId, connection: "close", "retry-after": "1" },

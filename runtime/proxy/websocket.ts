@@ -10,10 +10,11 @@ import type { CallContext, Frame, HttpRequestData } from "../wire/protocol.ts";
 import { headersToObject } from "../wire/headers.ts";
 import { type ClientSocket, OutgoingSocket } from "../wire/socket.ts";
 import { upgradeSocket, type SocketSession } from "../platform/index.ts";
-import type { Upgrading } from "../platform/websocket.ts";
+import type { Listener } from "../platform/http.ts";
 import { wholeResponse } from "./body.ts";
-import type { AppHealth } from "./proxy.ts";
-import type { RouteTable } from "./routes.ts";
+import { type Proxy, shuttingDown } from "./proxy.ts";
+import { acceptedRequestId } from "./request_id.ts";
+import { ingressUrl, pathAndQuery, pathStart } from "./url.ts";
 
 const text = (status: number, body: string, requestId: string) =>
   new Response(body, { status, headers: { "content-type": "text/plain; charset=utf-8", "x-request-id": requestId } });
@@ -28,12 +29,10 @@ export class WebSockets {
   readonly #open = new Map<string, number>();
   #total = 0;
 
+  /** Routes, app health, draining and `requestTimeoutMs` are the HTTP proxy's: upgrades follow its rules. */
   constructor(
     readonly client: Client,
-    readonly routes: RouteTable,
-    readonly appHealth: AppHealth,
-    /** As for HTTP: an upgrade the ingress has not answered after this long gets 408 (null: never). */
-    readonly requestTimeoutMs: number | null = null,
+    readonly proxy: Proxy,
   ) {}
 
   /** Open sockets, in all applications or in one. */
@@ -51,33 +50,39 @@ export class WebSockets {
     this.#open.set(appName, (this.#open.get(appName) ?? 0) + n);
   }
 
-  /** Answers an upgrade request: undefined once the listener took the connection, else an HTTP error. */
-  upgrade(request: Request, server: Upgrading | undefined, url: string = request.url): Response | Promise<Response | undefined> {
-    const pathStart = url.indexOf("/", url.indexOf("//") + 2);
-    const queryStart = url.indexOf("?", pathStart);
-    const path = pathStart < 0 ? "/" : url.slice(pathStart, queryStart < 0 ? undefined : queryStart);
+  /**
+   * Answers an upgrade request: undefined once the listener took the connection, else an HTTP
+   * answer. Routed, named and refused exactly as `Proxy.handle` does a request (by the path
+   * alone; 503 while draining).
+   */
+  upgrade(request: Request, listener?: Listener, url: string = request.url): Response | Promise<Response | undefined> {
+    const { path, query } = pathAndQuery(url);
     const headers = headersToObject(request.headers);
-    const requestId = headers["x-request-id"] || newRequestId();
-    const route = this.routes.match(path);
-    if (!route) return text(404, `Path '${path}' not found. Ping ${url.slice(0, pathStart)}/-/routes for available routes.`, requestId);
-    if (this.appHealth(route.appName) === "failed") {
+    const sent = headers["x-request-id"];
+    const requestId = acceptedRequestId(sent) ?? newRequestId();
+    // An unfit id is replaced in the request too, as Proxy.handle does.
+    if (sent !== undefined && sent !== requestId) headers["x-request-id"] = requestId;
+    const proxy = this.proxy;
+    if (proxy.draining) return shuttingDown(requestId);
+    const origin = listener?.origin ?? (url.slice(0, pathStart(url)) || "http://localhost");
+    const route = proxy.routes.match(path);
+    if (!route) return text(404, `Path '${path}' not found. Ping ${origin}/-/routes for available routes.`, requestId);
+    if (proxy.appHealth(route.appName) === "failed") {
       return text(503, `Application '${route.appName}' is unavailable because it failed to deploy.`, requestId);
     }
-    const req: HttpRequestData = {
-      method: "GET",
-      url: route.prefix === "/" ? url : `${url.slice(0, pathStart)}${path.slice(route.prefix.length) || "/"}${queryStart < 0 ? "" : url.slice(queryStart)}`,
-      headers,
-      body: null,
-    };
+    const req: HttpRequestData = { method: "GET", url: ingressUrl(url, origin, path, query, route.prefix), headers, body: null };
     const ctx: CallContext = { requestId, route: route.prefix };
     const modelId = headers["serve_multiplexed_model_id"];
     if (modelId) ctx.modelId = modelId;
-    const socket = new OutgoingSocket(this.client.router(route, "proxy"), req, ctx, server?.requestIP?.(request)?.address);
+    const socket = new OutgoingSocket(this.client.router(route, "proxy"), req, ctx, listener?.requestIP?.(request)?.address);
+    // An upgrade may wait for a replica to start (from zero, say): Bun's idle timeout must not
+    // cut it meanwhile (it ends by its answer, requestTimeoutMs, or the client leaving).
+    listener?.timeout(request, 0);
     return new Promise((resolve) => {
       // Until the ingress answers, the upgrade is a request: it times out, and a client that
       // leaves gives it up (upgrades are rare enough for an abort listener each).
       let timer: ReturnType<typeof setTimeout> | undefined;
-      const timeoutMs = this.requestTimeoutMs;
+      const timeoutMs = proxy.options.requestTimeoutMs;
       const gone = () => socket.abandon() && resolve(text(499, `Request ${requestId} was cancelled.`, requestId));
       request.signal.addEventListener("abort", gone, { once: true });
       if (timeoutMs) {
@@ -93,7 +98,7 @@ export class WebSockets {
         this.#add(route.appName, 1);
         socket.onEnd = () => this.#add(route.appName, -1);
         const session = new Session(socket);
-        const refused = upgradeSocket(request, server, session, { ...answer.headers, "x-request-id": requestId });
+        const refused = upgradeSocket(request, listener, session, { ...answer.headers, "x-request-id": requestId });
         if (refused) socket.clientClosed(1006, "the upgrade did not complete");
         resolve(refused);
       };

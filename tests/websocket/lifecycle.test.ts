@@ -73,4 +73,17 @@ describe("websocket lifecycle", () => {
     expect(err?.message).toContain("http.maxWebSocketMessageBytes must be an integer >= 1");
     url = (await serve.start({ http: { host: "127.0.0.1", port: 0, maxWebSocketMessageBytes: 64 * 1024 } })).httpUrl;
   });
+
+  test("while the instance drains (shutdown), an upgrade gets 503 and open sockets close with 1001", async () => {
+    await serve.run(Forever.bind(), { name: "wl-shutdown", routePrefix: "/sd" });
+    await using s = await openSocket(wsUrl(url, "/sd"));
+    await s.next();
+    const stopping = serve.shutdown();
+    const res = await fetch(url + "/sd", { headers: { upgrade: "websocket", connection: "Upgrade", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==", "sec-websocket-version": "13" } });
+    expect(res.status).toBe(503);
+    expect(await res.text()).toContain("shutting down");
+    expect(await closedWithin(s)).toMatchObject({ code: 1001 });
+    await stopping;
+    url = (await serve.start({ http: { host: "127.0.0.1", port: 0, maxWebSocketMessageBytes: 64 * 1024 } })).httpUrl;
+  });
 });
