@@ -85,12 +85,18 @@ export class Client {
 
   /** The replicas of a deployment, and the limits to route it by. */
   setReplicas(key: string, ids: string[], limits: RouterLimits): void {
-    // A replica dropped from the set is stopped next, by a message on another port: what this
-    // thread still holds for it (a batch waiting for the loop's turn) must leave first, or it
-    // could arrive after the replica drained and closed, and its requests would fail.
-    for (const id of this.#replicaSets.get(key)?.ids ?? []) if (!ids.includes(id)) this.#links.get(id)?.flush();
+    this.#flushFor(key, ids);
     this.#replicaSets.set(key, { ids, limits });
     this.#route(key);
+  }
+
+  /**
+   * A replica dropped from a deployment's set (`keep` holds those that stay) is stopped next,
+   * by a message on another port: what this thread still holds for it (a batch waiting for the
+   * loop's turn) must leave first, or it could arrive after the replica drained and closed.
+   */
+  #flushFor(key: string, keep: string[]): void {
+    for (const id of this.#replicaSets.get(key)?.ids ?? []) if (!keep.includes(id)) this.#links.get(id)?.flush();
   }
 
   #route(key: string): void {
@@ -111,6 +117,7 @@ export class Client {
 
   /** The deployment is gone or failed: its queued and future requests fail with `err`. */
   unavailable(key: string, err: Error): void {
+    this.#flushFor(key, []);
     this.#replicaSets.delete(key);
     for (const lane of ["handle", "proxy"] as const) this.#routers.get(`${lane}:${key}`)?.close(err);
   }
