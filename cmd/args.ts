@@ -48,3 +48,11 @@ export function adminAddress(flag: string | undefined): string {
 }
 
 export const ADDRESS_OPTION = { address: { type: "string" } } as const;
+
+/** `--log-format json|text` as the instance's log encoding (nothing when the flag is absent). */
+export function logFormatArg(value: string | undefined): { encoding?: "TEXT" | "JSON" } {
+  if (value === undefined) return {};
+  const v = value.toUpperCase();
+  if (v !== "TEXT" && v !== "JSON") throw new UsageError(`--log-format must be json or text, got "${value}"`);
+  return { encoding: v };
+}

@@ -2,17 +2,20 @@
  * A running tsserve instance, as `run` and `start` make it: the runtime (controller, HTTP
  * proxy), the config applier, and the admin API; Ctrl-C or SIGTERM drains and exits 0.
  */
-import { serve } from "../sdk/index.ts";
+import { serve, type LoggingSettings } from "../sdk/index.ts";
 import { DEFAULT_HTTP, mainRuntime } from "../runtime/main.ts";
-import { type AdminConfig, ConfigApplier, DEFAULT_ADMIN, type HttpConfig, type Prepared, serverToken, startAdmin, wantedReplicas } from "../runtime/admin/index.ts";
+import { type AdminConfig, ConfigApplier, dashboardData, DEFAULT_ADMIN, type HttpConfig, type Prepared, serverToken, startAdmin, wantedReplicas } from "../runtime/admin/index.ts";
 import type { HttpServer } from "../runtime/platform/index.ts";
 import { CliError, err, out } from "./output.ts";
+import { logger } from "../runtime/log/logger.ts";
 import { Progress, whileRunning } from "./progress.ts";
 
 export interface InstanceOptions {
   http: HttpConfig;
   /** Where the admin API listens; a port already in use is an error, for run as for start. */
   admin: AdminConfig;
+  /** The config's `logging:`, with `--log-format` over it. */
+  logging?: LoggingSettings;
 }
 
 export class Instance {
@@ -23,6 +26,8 @@ export class Instance {
     readonly applier: ConfigApplier,
     readonly admin: HttpServer | undefined,
     readonly tokenFile: string | undefined,
+    /** The dashboard's URL with the admin token in its fragment (the fragment never reaches the server). */
+    readonly dashboardUrl: string | undefined,
   ) {}
 
   /** Starts the proxy and the admin API, and drains on SIGINT/SIGTERM. */
@@ -37,7 +42,7 @@ export class Instance {
     }
     let httpUrl: string;
     try {
-      ({ httpUrl } = await serve.start({ http }));
+      ({ httpUrl } = await serve.start({ http, ...(options.logging && { logging: options.logging }) }));
     } catch (e) {
       throw new CliError((e as Error).message.replace("serve.start({ http: { port } })", "--port").replace("serve.start({ http: { host } })", "--host"));
     }
@@ -63,6 +68,9 @@ export class Instance {
           setTimeout(() => void instance?.stop(0), 50);
         },
         baseDir: process.cwd(),
+        metrics: () => serve.metrics(),
+        configureLogging: (logging) => runtime.configureLogging(logging),
+        dashboard: () => dashboardData(runtime.controller, () => serve.status()),
       });
     } catch (e) {
       // Serving on without the admin API would leave status and shutdown talking to whatever
@@ -70,7 +78,7 @@ export class Instance {
       await serve.shutdown();
       throw new CliError((e as Error).message);
     }
-    instance = new Instance(httpUrl, applier, admin, tokenFile);
+    instance = new Instance(httpUrl, applier, admin, tokenFile, admin ? dashboardLink(admin.url, token.token) : undefined);
     let firstSignalAt = 0;
     for (const signal of ["SIGINT", "SIGTERM"] as const) {
       process.on(signal, () => {
@@ -99,6 +107,7 @@ export class Instance {
       }
       this.applier.clear();
       await this.admin?.stop();
+      logger.flush();
       out("Stopped.");
       process.exit(code);
     })();
@@ -119,4 +128,9 @@ export class Instance {
   block(): Promise<never> {
     return new Promise<never>(() => {});
   }
+}
+
+/** The dashboard's address with the token in its fragment, as `tsserve run/start/dashboard` print it. */
+export function dashboardLink(adminUrl: string, token: string): string {
+  return `${adminUrl}/#token=${encodeURIComponent(token)}`;
 }

@@ -1,7 +1,7 @@
 /** `tsserve run`: import, deploy, serve, block; Ctrl-C or SIGTERM drains and exits 0. */
 import { readFileSync } from "node:fs";
 import { ConfigError, type Prepared, splitImportPath } from "../runtime/admin/index.ts";
-import { parse, portArg } from "./args.ts";
+import { logFormatArg, parse, portArg } from "./args.ts";
 import { Instance } from "./instance.ts";
 import { bold, cyan, dim, err, out, UsageError } from "./output.ts";
 import { prepareSource, readTarget, type Source } from "./source.ts";
@@ -30,6 +30,8 @@ Options:
   --admin-port <port>    admin API port (default 8265; 0 picks a free port); if it is taken,
                          run stops with an error (so status and shutdown never reach
                          another instance)
+  --log-format <text|json>  log records as text lines (default) or one JSON object per line
+                         (also TSSERVE_LOG_FORMAT=json, or logging: { encoding: JSON } in a config)
   -h, --help             show this help`;
 
 export async function run(argv: string[]): Promise<void> {
@@ -41,6 +43,7 @@ export async function run(argv: string[]): Promise<void> {
     reload: { type: "boolean" },
     "admin-host": { type: "string" },
     "admin-port": { type: "string" },
+    "log-format": { type: "string" },
   });
   if (values.help) return out(help);
   const [target, ...rest] = positionals;
@@ -58,7 +61,8 @@ export async function run(argv: string[]): Promise<void> {
   if (values["admin-host"] !== undefined) admin.host = values["admin-host"];
   if (adminPort !== undefined) admin.port = adminPort;
 
-  const instance = await Instance.start({ http, admin });
+  const logging = { ...source.config.logging, ...logFormatArg(values["log-format"]) };
+  const instance = await Instance.start({ http, admin, logging });
   try {
     instance.applier.check(prepared, source.label);
   } catch (e) {
@@ -132,6 +136,7 @@ function printServing(instance: Instance, prepared: Prepared): void {
     if (hint) out(`  ${hint}`);
   }
   if (instance.admin) out(dim(`Admin API at ${instance.admin.url}${instance.tokenFile ? ` (token in ${instance.tokenFile})` : " (token from TSSERVE_TOKEN)"}`));
+  if (instance.dashboardUrl) out(dim(`Dashboard at ${instance.dashboardUrl}`));
   out(dim("Press Ctrl-C to stop."));
 }
 

@@ -1,5 +1,5 @@
 /** `tsserve start`: a long-lived instance (controller, HTTP proxy, admin API) with no apps. */
-import { parse, portArg } from "./args.ts";
+import { logFormatArg, parse, portArg } from "./args.ts";
 import { Instance } from "./instance.ts";
 import { bold, dim, out, UsageError } from "./output.ts";
 import { version } from "./version.ts";
@@ -18,6 +18,8 @@ Options:
   --port <port>        HTTP port (default 8000; 0 picks a free port)
   --admin-host <host>  admin API host (default 127.0.0.1; keep it on loopback unless you must)
   --admin-port <port>  admin API port (default 8265; 0 picks a free port)
+  --log-format <text|json>  log records as text lines (default) or one JSON object per line
+                         (also TSSERVE_LOG_FORMAT=json, or logging: { encoding: JSON } in a config)
   -h, --help           show this help`;
 
 export async function start(argv: string[]): Promise<void> {
@@ -26,6 +28,7 @@ export async function start(argv: string[]): Promise<void> {
     port: { type: "string" },
     "admin-host": { type: "string" },
     "admin-port": { type: "string" },
+    "log-format": { type: "string" },
   });
   if (values.help) return out(help);
   if (positionals.length) throw new UsageError(`tsserve start: unexpected argument "${positionals[0]}"; to serve an app, use tsserve run, or tsserve deploy to a started instance`);
@@ -34,10 +37,12 @@ export async function start(argv: string[]): Promise<void> {
   const instance = await Instance.start({
     http: { ...(values.host !== undefined && { host: values.host }), ...(port !== undefined && { port }) },
     admin: { ...(values["admin-host"] !== undefined && { host: values["admin-host"] }), ...(adminPort !== undefined && { port: adminPort }) },
+    logging: logFormatArg(values["log-format"]),
   });
   out(`${bold(`tsserve ${version}`)} started`);
   out(`HTTP proxy at ${bold(instance.httpUrl)}`);
   out(`Admin API at ${bold(instance.admin!.url)}${instance.tokenFile ? ` (token in ${instance.tokenFile})` : " (token from TSSERVE_TOKEN)"}`);
+  if (instance.dashboardUrl) out(`Dashboard at ${bold(instance.dashboardUrl)}`);
   out(dim("Deploy with: tsserve deploy <config.yaml | file.ts:export>. Press Ctrl-C to stop."));
   await instance.block();
 }

@@ -9,6 +9,7 @@ import { version } from "./version.ts";
 import { didYouMean } from "../sdk/suggest.ts";
 import * as buildCmd from "./build.ts";
 import * as configCmd from "./config.ts";
+import * as dashboardCmd from "./dashboard.ts";
 import * as deployCmd from "./deploy.ts";
 import * as initCmd from "./init.ts";
 import * as runCmd from "./run.ts";
@@ -31,6 +32,7 @@ const commands: Record<string, Command> = {
   config: { ...configCmd, main: configCmd.config },
   shutdown: { ...shutdownCmd, main: shutdownCmd.shutdown },
   build: { ...buildCmd, main: buildCmd.build },
+  dashboard: { ...dashboardCmd, main: dashboardCmd.dashboard },
 };
 
 const usage = `Usage: tsserve <command> [options]

@@ -5,13 +5,17 @@
 import { ServeError } from "../sdk/errors.ts";
 import type { Application } from "../sdk/deployment.ts";
 import { buildAppSpec } from "../sdk/graph.ts";
-import { installRuntime, type Call, type CallOptions, type HandleTarget, type Runtime, type RunOptions, type StartOptions, type StreamCall } from "../sdk/runtime.ts";
+import { installRuntime, type LoggingSettings, type Call, type CallOptions, type HandleTarget, type Runtime, type RunOptions, type StartOptions, type StreamCall } from "../sdk/runtime.ts";
 import type { ServeStatus } from "../sdk/status.ts";
 import { Controller } from "./controller/controller.ts";
 import { listenError, registerBuiltins, serveHttp, type HttpServer } from "./platform/index.ts";
 import { DEFAULT_MAX_BODY, Proxy, proxyFetch, WebSockets } from "./proxy/index.ts";
 import { resolveTarget } from "./replica/directory.ts";
 import { Client } from "./router/client.ts";
+import { watchMainThread } from "./metrics/main.ts";
+import { scraper } from "./metrics/scrape.ts";
+import { logger } from "./log/logger.ts";
+import { applyLogging } from "./log/settings.ts";
 
 export const DEFAULT_HTTP = { host: "127.0.0.1", port: 8000 };
 /** The largest WebSocket message a client may send unless `http.maxWebSocketMessageBytes` says otherwise. */
@@ -50,6 +54,7 @@ export class MainRuntime implements Runtime {
       queued: (key) => client.queuedFor(key),
     });
     this.controller.onRoutesChanged = () => this.#updateRoutes();
+    watchMainThread(this.controller, this.client);
   }
 
   start(options: StartOptions = {}): Promise<{ httpUrl: string }> {
@@ -59,6 +64,7 @@ export class MainRuntime implements Runtime {
 
   async #start(options: StartOptions): Promise<{ httpUrl: string }> {
     await registerBuiltins();
+    if (options.logging !== undefined) applyLogging(options.logging, "serve.start(): logging");
     const http = { ...DEFAULT_HTTP, ...options.http };
     if (!Number.isInteger(http.port) || http.port < 0 || http.port > 65535) throw new TypeError(`http.port must be an integer from 0 to 65535, got ${http.port}`);
     const timeout = http.requestTimeoutMs ?? null;
@@ -106,6 +112,7 @@ export class MainRuntime implements Runtime {
     this.#proxy = undefined;
     this.#websockets = undefined;
     installRuntime(undefined);
+    logger.reset();
     if (current === this) current = undefined;
   }
 
@@ -113,6 +120,18 @@ export class MainRuntime implements Runtime {
     const applications = await this.controller.status();
     for (const [name, app] of Object.entries(applications)) app.numOngoingWebsockets = this.#websockets?.count(name) ?? 0;
     return { proxy: { url: this.#server?.url ?? null, status: this.#server ? "HEALTHY" : "NOT_STARTED" }, applications };
+  }
+
+  /** Every thread's metrics, merged (what GET /metrics answers). */
+  metrics(): Promise<string> {
+    return scraper.scrape();
+  }
+
+  /** Changes the instance's logging in place (a config's `logging:`); replicas take the new level. */
+  configureLogging(logging: LoggingSettings): void {
+    applyLogging(logging, "logging");
+    this.controller.setLogLevels();
+    this.#updateRoutes();
   }
 
   target(appName: string, deploymentName?: string): HandleTarget {
@@ -140,7 +159,9 @@ export class MainRuntime implements Runtime {
     if (!this.#proxy) return;
     const routes = [];
     for (const [name, app] of this.controller.apps) {
-      if (app.spec.routePrefix !== null && app.status !== "DELETING") routes.push({ prefix: app.spec.routePrefix, appName: name, deploymentName: app.spec.ingress });
+      if (app.spec.routePrefix === null || app.status === "DELETING") continue;
+      const accessLog = app.spec.deployments.find((d) => d.name === app.spec.ingress)?.options.loggingConfig?.enableAccessLog;
+      routes.push({ prefix: app.spec.routePrefix, appName: name, deploymentName: app.spec.ingress, ...(accessLog !== undefined && { accessLog }) });
     }
     this.#proxy.routes.set(routes);
   }

@@ -6,6 +6,7 @@
 import { requestScope } from "./context.ts";
 import { RequestCancelledError } from "./errors.ts";
 import { show } from "./options.ts";
+import { observers } from "./observe.ts";
 
 /** What `serve.batch(fn, options)` accepts. */
 export interface BatchOptions {
@@ -193,6 +194,7 @@ class BatchQueue {
 
   async #run(callers: Caller[]): Promise<void> {
     this.#running++;
+    observers.batchRan(callers.length);
     for (const c of callers) c.signal?.removeEventListener("abort", c.onAbort!);
     let it: AsyncIterator<unknown> | undefined;
     try {

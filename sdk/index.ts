@@ -11,10 +11,11 @@ export { serve } from "./serve.ts";
 export { Application, type Deployment, type BindArgs, type Target } from "./deployment.ts";
 export type { DeploymentHandle, HandleOptions, StreamItem } from "./handle.ts";
 export { DeploymentResponse, DeploymentResponseGenerator } from "./response.ts";
-export type { DeploymentOptions, AutoscalingConfig } from "./options.ts";
+export type { DeploymentOptions, AutoscalingConfig, LoggingConfig, LogLevel } from "./options.ts";
 export type { RequestContext, ReplicaContext } from "./context.ts";
-export type { RunOptions, StartOptions, HttpOptions } from "./runtime.ts";
+export type { RunOptions, StartOptions, HttpOptions, LoggingSettings } from "./runtime.ts";
 export type { MultiplexedOptions } from "./multiplexed.ts";
+export type { MetricOptions, HistogramOptions } from "./metrics.ts";
 export type { BatchOptions, Batched, StreamingBatched } from "./batch.ts";
 export type * from "./status.ts";
 export {

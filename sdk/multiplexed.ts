@@ -6,6 +6,7 @@
  */
 import { getMultiplexedModelId, requestScope } from "./context.ts";
 import { show } from "./options.ts";
+import { observers } from "./observe.ts";
 
 /** What `serve.multiplexed(loader, options)` accepts. */
 export interface MultiplexedOptions {
@@ -77,8 +78,10 @@ class ModelCache<M> {
       const started = performance.now();
       // A load serves every request waiting for it: it must not die with the one that started it.
       const model = await requestScope.exit(() => this.loader(id));
+      const ms = performance.now() - started;
       stats.loads++;
-      stats.loadMsTotal += performance.now() - started;
+      stats.loadMsTotal += ms;
+      observers.modelLoaded(ms);
       this.models.set(id, model);
       return model;
     } finally {
@@ -176,6 +179,7 @@ export function multiplexed<M>(
       );
     }
     if (typeof id !== "string" || id === "") throw new TypeError(`serve.multiplexed(): the model id must be a non-empty string, got ${show(id)}`);
+    observers.modelRequested();
     return cache.get(id);
   };
 }

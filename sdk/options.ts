@@ -15,6 +15,18 @@ export interface AutoscalingConfig {
   downscalingFactor?: number;
 }
 
+/** Log levels, least severe first. */
+export type LogLevel = "debug" | "info" | "warn" | "error";
+export const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
+
+/** A deployment's logging (API.md section 9); unset fields take the instance's. */
+export interface LoggingConfig {
+  /** Records below this level are dropped (default `info`). */
+  logLevel?: LogLevel;
+  /** One access log record per HTTP request to this app's ingress (default true). */
+  enableAccessLog?: boolean;
+}
+
 /** What `serve.deployment(target, options)` and `Deployment.options()` accept. */
 export interface DeploymentOptions {
   name?: string;
@@ -27,6 +39,8 @@ export interface DeploymentOptions {
   healthCheckTimeoutMs?: number;
   gracefulShutdownWaitLoopMs?: number;
   gracefulShutdownTimeoutMs?: number;
+  /** `{ logLevel, enableAccessLog }`, changeable in place. */
+  loggingConfig?: LoggingConfig;
 }
 
 /** Options with every default filled in, as the runtime uses them. */
@@ -40,6 +54,7 @@ export interface ResolvedOptions {
   healthCheckTimeoutMs: number;
   gracefulShutdownWaitLoopMs: number;
   gracefulShutdownTimeoutMs: number;
+  loggingConfig?: LoggingConfig;
 }
 
 export const DEFAULT_OPTIONS: ResolvedOptions = {
@@ -64,6 +79,7 @@ export const OPTION_NAMES: ReadonlySet<string> = new Set<string>([
   "healthCheckTimeoutMs",
   "gracefulShutdownWaitLoopMs",
   "gracefulShutdownTimeoutMs",
+  "loggingConfig",
 ]);
 
 const AUTOSCALING_NAMES = new Set<string>([
@@ -134,6 +150,19 @@ export function validateOptions(options: DeploymentOptions): void {
     }
   }
   if (o.autoscalingConfig !== undefined) validateAutoscaling(o.autoscalingConfig);
+  if (o.loggingConfig !== undefined) validateLogging(o.loggingConfig, "loggingConfig");
+}
+
+/** Checks `{ logLevel?, enableAccessLog? }` (a deployment's loggingConfig, or part of the instance's). */
+export function validateLogging(value: unknown, path: string, extraKeys: string[] = []): void {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) fail(path, "an object { logLevel?, enableAccessLog? }", value);
+  const l = value as Record<string, unknown>;
+  const known = ["logLevel", "enableAccessLog", ...extraKeys];
+  for (const key of Object.keys(l)) {
+    if (!known.includes(key)) throw new TypeError(`unknown ${path} option "${key}"; known options: ${known.join(", ")}`);
+  }
+  if (l.logLevel !== undefined && !LOG_LEVELS.includes(l.logLevel as LogLevel)) fail(`${path}.logLevel`, `one of ${LOG_LEVELS.join(", ")}`, l.logLevel);
+  if (l.enableAccessLog !== undefined && typeof l.enableAccessLog !== "boolean") fail(`${path}.enableAccessLog`, "true or false", l.enableAccessLog);
 }
 
 function validateAutoscaling(value: unknown): void {

@@ -41,8 +41,19 @@ export interface HttpOptions {
   maxWebSocketMessageBytes?: number;
 }
 
+/** The instance's logging (API.md section 9), as `logging:` in a config file. */
+export interface LoggingSettings {
+  /** `TEXT` (default) or `JSON`: one JSON object per line. */
+  encoding?: "TEXT" | "JSON" | "text" | "json";
+  /** `debug | info | warn | error` (default `info`). */
+  logLevel?: "debug" | "info" | "warn" | "error";
+  /** One access log record per HTTP request (default true). */
+  enableAccessLog?: boolean;
+}
+
 export interface StartOptions {
   http?: HttpOptions;
+  logging?: LoggingSettings;
 }
 
 export interface RunOptions {
@@ -56,6 +67,8 @@ export interface Runtime {
   delete(name: string): Promise<void>;
   shutdown(): Promise<void>;
   status(): Promise<ServeStatus>;
+  /** Every thread's metrics, merged, in the Prometheus text format. */
+  metrics(): Promise<string>;
   /** Synchronous: throws naming the app or deployment that does not exist. */
   target(appName: string, deploymentName?: string): HandleTarget;
   call(target: HandleTarget, options: CallOptions, method: string, args: unknown[]): Call;

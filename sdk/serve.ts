@@ -11,6 +11,7 @@ import { ServeError } from "./errors.ts";
 import { transfer } from "./transfer.ts";
 import { multiplexed } from "./multiplexed.ts";
 import { batch } from "./batch.ts";
+import { Counter, Gauge, Histogram } from "./metrics.ts";
 
 type Decorator = <T extends Target>(target: T, context?: ClassDecoratorContext | unknown) => T & Deployment<T>;
 
@@ -90,6 +91,20 @@ export const serve = {
     if (!rt) throw new ServeError(`no deployment named "${deploymentName}" is running (tsserve has not started)`);
     return makeHandle<T>(rt.target(appName ?? "", deploymentName));
   },
+
+  /**
+   * `await serve.metrics()`: every thread's metrics (proxy, routers, every replica), merged, in
+   * the Prometheus text format, as `GET /metrics` on the admin API answers. Also the user
+   * metric classes: `new serve.metrics.Counter({ name, help, labelNames })`, `Gauge`, `Histogram`.
+   */
+  metrics: Object.assign(
+    async (): Promise<string> => {
+      const rt = runtimeIfAny();
+      if (!rt) throw new ServeError("serve.metrics(): tsserve has not started; call serve.start() or serve.run() first");
+      return rt.metrics();
+    },
+    { Counter, Gauge, Histogram },
+  ),
 
   getRequestContext,
   getReplicaContext,

@@ -40,6 +40,9 @@ class ImportRuntime implements Runtime {
   status(): never {
     this.#unavailable("serve.status()");
   }
+  metrics(): never {
+    this.#unavailable("serve.metrics()");
+  }
   target(): never {
     this.#unavailable("a deployment handle");
   }

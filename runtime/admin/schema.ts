@@ -8,6 +8,8 @@ import { ServeError } from "../../sdk/errors.ts";
 import { type DeploymentOptions, validateOptions } from "../../sdk/options.ts";
 import { checkRoutePrefix } from "../../sdk/routes.ts";
 import { didYouMean } from "../../sdk/suggest.ts";
+import type { LoggingSettings } from "../../sdk/runtime.ts";
+import { validateLogging } from "../../sdk/options.ts";
 
 export interface HttpConfig {
   host?: string;
@@ -40,6 +42,8 @@ export interface AppConfig {
 export interface ServeConfig {
   http?: HttpConfig;
   admin?: AdminConfig;
+  /** `{ encoding: TEXT | JSON, logLevel, enableAccessLog }`, applied in place. */
+  logging?: LoggingSettings;
   applications: AppConfig[];
 }
 
@@ -55,7 +59,7 @@ export class ConfigError extends ServeError {
   }
 }
 
-const TOP_KEYS = ["http", "admin", "applications"];
+const TOP_KEYS = ["http", "admin", "logging", "applications"];
 const HTTP_KEYS = ["host", "port", "requestTimeoutMs", "maxWebSocketMessageBytes"];
 const ADMIN_KEYS = ["host", "port"];
 const APP_KEYS = ["name", "routePrefix", "importPath", "args", "deployments"];
@@ -136,6 +140,16 @@ export function validateConfig(value: unknown, file: string): ServeConfig {
     out.admin = {};
     if (a.host !== undefined) out.admin.host = c.string(a.host, "admin.host");
     if (a.port !== undefined) out.admin.port = c.port(a.port, "admin.port");
+  }
+  if (top.logging !== undefined && top.logging !== null) {
+    try {
+      validateLogging(top.logging, "logging", ["encoding"]);
+      const e = (top.logging as { encoding?: unknown }).encoding;
+      if (e !== undefined && !(typeof e === "string" && ["TEXT", "JSON"].includes(e.toUpperCase()))) throw new TypeError(`logging.encoding must be TEXT or JSON, got ${show(e)}`);
+    } catch (err) {
+      c.fail("", (err as Error).message);
+    }
+    out.logging = top.logging as LoggingSettings;
   }
   const applications = top.applications;
   if (!Array.isArray(applications)) {

@@ -11,6 +11,8 @@ import { type ApplyMode, type ConfigApplier, prepareConfig, wantedReplicas } fro
 import { type AdminConfig, ConfigError, type HttpConfig, type ServeConfig, validateConfig } from "./schema.ts";
 import { sameToken } from "./token.ts";
 import { allowedHost } from "./guards.ts";
+import { DASHBOARD_ASSETS, DASHBOARD_DATA_PATH } from "./dashboard.ts";
+import { logger } from "../log/logger.ts";
 
 export const APPLICATIONS_PATH = "/api/serve/applications/";
 /** Names the config in messages (the CLI sends its file name). */
@@ -26,7 +28,16 @@ export interface AdminOptions {
   shutdown(): Promise<void>;
   /** Relative import paths in a PUT are relative to this directory. */
   baseDir: string;
+  /** Every thread's metrics, in the Prometheus text format (`GET /metrics`). */
+  metrics(): Promise<string>;
+  /** What the dashboard polls (`GET /api/dashboard`). */
+  dashboard(): Promise<unknown>;
+  /** A config's `logging:` section, applied in place. */
+  configureLogging?(logging: NonNullable<ServeConfig["logging"]>): void;
 }
+
+/** The Prometheus text format's content type. */
+export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
 /** What `GET /api/serve/applications/` answers. */
 export interface AdminState extends ServeStatus {
@@ -85,6 +96,7 @@ export function adminApp(options: AdminOptions, origins: () => Set<string>): Ely
       const prepared = await prepareConfig(config, file, options.baseDir);
       applier.check(prepared, file, mode);
       const deleted = applier.toDelete(prepared, mode);
+      if (config.logging) options.configureLogging?.(config.logging);
       const applications = prepared.apps.map((a) => a.config.name);
       const kept = applier.appNames.filter((n) => !applications.includes(n) && !deleted.includes(n));
       const { generation } = applier.apply(prepared, mode);
@@ -110,6 +122,11 @@ export function adminApp(options: AdminOptions, origins: () => Set<string>): Ely
       if (!allowedHost(host, origins())) {
         return error(403, `requests for host ${JSON.stringify(host)} are refused: the admin API answers only to its own address, an IP address or localhost (a defence against DNS rebinding); use ${[...origins()][0] ?? "its address"}`);
       }
+      // The dashboard's page and assets hold no data: they load without a token, then ask for one.
+      if (request.method === "GET") {
+        const asset = DASHBOARD_ASSETS[pathOf(request.url)];
+        if (asset) return asset();
+      }
       const origin = request.headers.get("origin");
       if (origin !== null && !origins().has(origin)) {
         return error(403, `requests from a web page at ${origin} are refused: the admin API takes requests from its own origin and from tools such as the tsserve CLI`);
@@ -123,12 +140,20 @@ export function adminApp(options: AdminOptions, origins: () => Set<string>): Ely
         );
       }
     })
+    .get("/metrics", async () => new Response(await options.metrics(), { headers: { "content-type": METRICS_CONTENT_TYPE } }))
+    .get(DASHBOARD_DATA_PATH, async () => json(200, await options.dashboard()))
     .use(routes(APPLICATIONS_PATH))
     .use(routes(APPLICATIONS_PATH.slice(0, -1)))
     .put(`${APPLICATIONS_PATH}:name`, ({ request, params }) => put(request, "add", decodeURIComponent(params.name)), { parse: "none" })
     .onError(({ code, error: err }) => {
-      if (code === "NOT_FOUND") return error(404, `no such endpoint; the admin API is GET, PUT and DELETE ${APPLICATIONS_PATH}, and PUT ${APPLICATIONS_PATH}<name>`);
-      console.error(`[tsserve] admin API: ${(err as Error)?.stack ?? err}`);
+      if (code === "NOT_FOUND") return error(404, `no such endpoint; the admin API is GET, PUT and DELETE ${APPLICATIONS_PATH}, PUT ${APPLICATIONS_PATH}<name>, GET /metrics and the dashboard at /`);
+      logger.error(`admin API: ${(err as Error)?.stack ?? err}`);
       return error(500, `internal error: ${(err as Error)?.message ?? err}`);
     }) as any;
 }
+
+const pathOf = (url: string): string => {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  const end = url.indexOf("?", start);
+  return start < 0 ? "/" : url.slice(start, end < 0 ? undefined : end);
+};

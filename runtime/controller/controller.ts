@@ -11,6 +11,8 @@ import type { Directory } from "../replica/directory.ts";
 import type { ControllerForReplica } from "../replica/host.ts";
 import { DeploymentState, type ReplicaStats } from "./deployment.ts";
 import { ReplicaWorker } from "./worker.ts";
+import { logger } from "../log/logger.ts";
+import { scraper } from "../metrics/scrape.ts";
 
 /** A thread that calls replicas: the main thread, or a replica holding handles. */
 export interface CallerThread {
@@ -116,6 +118,7 @@ export class Controller {
   async #updateInPlace(d: DeploymentState, spec: AppSpec["deployments"][number]): Promise<void> {
     const before = d.spec.options;
     d.updateSpec(spec);
+    if (before.loggingConfig?.logLevel !== spec.options.loggingConfig?.logLevel) this.setLogLevels();
     if (before.maxOngoingRequests !== spec.options.maxOngoingRequests) {
       await Promise.all(d.replicas.map((r) => r.host.setMaxOngoing(spec.options.maxOngoingRequests)));
     }
@@ -162,6 +165,8 @@ export class Controller {
     };
     await Promise.all([...app.deployments.values()].map(retire));
     this.apps.delete(name);
+    scraper.forgetApplication(name);
+    logger.info(`application ${name} deleted`, { application: name });
     this.#watchAutoscaling();
     this.#broadcastDirectory();
     this.onRoutesChanged();
@@ -311,6 +316,9 @@ export class Controller {
       subscribe: (appName, deploymentName) => this.subscribe(id, appName, deploymentName),
       connect: (replicaId) => this.connect(id, replicaId),
       demandArrived: () => this.demandArrived(),
+      log: (records) => {
+        for (const rec of records) logger.write(rec);
+      },
       reportModels: (ids) => {
         r.models = ids;
         for (const thread of this.#subscribers.get(d.key) ?? []) this.#threads.get(thread)?.setModels(r.id, ids);
@@ -346,6 +354,21 @@ export class Controller {
     }
     for (const subs of this.#subscribers.values()) subs.delete(r.id);
     for (const t of this.#threads.values()) t.replicaDied(r.id, message);
+  }
+
+  /** Tells every replica its deployment's log level (its loggingConfig's, else the instance's), after either changed. */
+  setLogLevels(): void {
+    for (const app of this.apps.values()) {
+      for (const d of app.deployments.values()) {
+        const level = d.spec.options.loggingConfig?.logLevel ?? logger.settings.logLevel;
+        for (const r of d.replicas) if (r.alive) void r.host.setLogLevel(level).catch(() => {});
+      }
+    }
+  }
+
+  /** Every replica the controller holds (metrics scrapes ask each). */
+  replicaWorkers(): Iterable<ReplicaWorker> {
+    return this.#replicas.values();
   }
 
   /** Each running replica's multiplexed model loads, unloads and load time (a replica that does not answer within 1 s is left out). */

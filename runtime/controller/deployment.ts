@@ -9,6 +9,8 @@ import type { RouterLimits } from "../router/router.ts";
 import { Autoscaler, pickToStop } from "./autoscaler.ts";
 import { ReplicaWorker } from "./worker.ts";
 import { startErrorSummary } from "./start-error.ts";
+import { logger } from "../log/logger.ts";
+import { controller as metrics } from "../metrics/builtin.ts";
 
 /** What a replica reports for status: multiplexed model loads, unloads and load time (ms), and its requests. */
 export interface ReplicaStats {
@@ -136,6 +138,10 @@ export class DeploymentState {
     a.record(now, totalRequests);
     const before = a.target;
     a.decide(now, this.running().length);
+    if (a.target !== before) {
+      const why = a.lastDecision?.reason ? `: ${a.lastDecision.reason}` : "";
+      logger.info(`autoscaling from ${before} to ${a.target} replicas${why}`, { application: this.appName, deployment: this.spec.name });
+    }
     const behind = this.#live().length !== a.target && this.#busy === 0 && now >= this.#retryAt;
     if (a.target === before && !behind) return;
     this.reconcile().catch((err: Error) => {
@@ -165,12 +171,15 @@ export class DeploymentState {
         if (!this.#cancelStart.delete(r)) return;
         r.state = "RUNNING";
         if (this.#stopped) return void r.kill();
+        metrics.starts.inc({ application: this.appName, deployment: this.spec.name });
+        logger.info(`replica ${r.id} started`, this.#where(r));
         r.onExit((err) => this.#lost(r, err));
         this.events.changed(this);
         return;
       } catch (err) {
         if (!this.#cancelStart.delete(r)) return;
         lastError = err;
+        logger.warn(`replica ${r.id} failed to start (attempt ${attempt} of ${START_ATTEMPTS}): ${(err as Error)?.stack ?? err}`, this.#where(r));
         this.#remove(r);
         r.kill();
       }
@@ -214,6 +223,7 @@ export class DeploymentState {
           (err) => {
             const n = (this.#failures.get(r) ?? 0) + 1;
             this.#failures.set(r, n);
+            logger.warn(`replica ${r.id} failed health check ${n} of 3: ${(err as Error).message}`, this.#where(r));
             if (n < 3 || this.#stopped || r.state !== "RUNNING") return;
             this.#failures.delete(r);
             // UNHEALTHY, and a replacement starting, now: the failed replica may take up to
@@ -238,6 +248,7 @@ export class DeploymentState {
 
   /** A running replica died: tell callers, then start a replacement. */
   #lost(r: ReplicaWorker, err: Error): void {
+    logger.warn(`replica ${r.id} died: ${err.message}${this.#stopped ? "" : "; starting a replacement"}`, this.#where(r));
     this.#remove(r);
     this.events.died(this, r, err);
     // Frees what the dead Worker still holds here (its Comlink proxy, the controller's port to it).
@@ -260,6 +271,11 @@ export class DeploymentState {
       });
     }, delayMs);
     (timer as { unref?: () => void }).unref?.();
+  }
+
+  /** A replica's fields in log records. */
+  #where(r: ReplicaWorker): { application: string; deployment: string; replica: string } {
+    return { application: this.appName, deployment: this.spec.name, replica: r.id };
   }
 
   #remove(r: ReplicaWorker): void {

@@ -8,6 +8,8 @@ import type { ReplicaState } from "../../sdk/status.ts";
 import { workerUrl } from "../platform/index.ts";
 import type { Directory } from "../replica/directory.ts";
 import type { ControllerForReplica, ReplicaHost } from "../replica/host.ts";
+import { logger } from "../log/logger.ts";
+import { scraper, withTimeout, SCRAPE_WAIT_MS } from "../metrics/scrape.ts";
 
 const ENTRY = workerUrl("runtime/replica/entry.ts");
 
@@ -51,7 +53,8 @@ export class ReplicaWorker {
   async start(directory: Directory): Promise<void> {
     const port = this.#replicaEnd!;
     this.#replicaEnd = undefined;
-    const init = { replicaId: this.id, appName: this.appName, spec: this.spec, directory, controller: port };
+    const logLevel = this.spec.options.loggingConfig?.logLevel ?? logger.settings.logLevel;
+    const init = { replicaId: this.id, appName: this.appName, spec: this.spec, directory, controller: port, logLevel };
     await Promise.race([
       this.host.start(Comlink.transfer(init, [port])),
       new Promise<never>((_, reject) => this.onExit(reject)),
@@ -88,6 +91,9 @@ export class ReplicaWorker {
         new Promise<void>((r) => (timer = setTimeout(r, timeoutMs + 1000))),
         new Promise<void>((r) => this.onExit(() => r())),
       ]);
+      // Its final counts, so the deployment's counters do not go back when it is gone (bounded wait).
+      const figures = this.state === "STOPPING" && this.alive ? await withTimeout(this.host.metrics(), SCRAPE_WAIT_MS) : undefined;
+      if (figures) scraper.keepFinal(this.id, this.appName, figures);
     } catch {
       // The replica failed while stopping: it is ended below all the same.
     } finally {

@@ -8,6 +8,7 @@ import type { FetchHandler } from "../platform/index.ts";
 import type { Proxy } from "./proxy.ts";
 import { pathStart } from "./url.ts";
 import { isUpgrade, type WebSockets } from "./websocket.ts";
+import { observedHandle } from "./observed.ts";
 
 export function proxyFetch(proxy: Proxy, websockets?: WebSockets): FetchHandler {
   const app = new Elysia()
@@ -26,7 +27,7 @@ export function proxyFetch(proxy: Proxy, websockets?: WebSockets): FetchHandler 
     const url = req.url;
     if (websockets && isUpgrade(req)) return websockets.upgrade(req, listener, url);
     const path = pathStart(url);
-    if (!isOwnRoute(url, path)) return proxy.handle(req, listener, url);
+    if (!isOwnRoute(url, path)) return observedHandle(proxy, req, listener, url);
     // Elysia reads the path from the URL (see url.ts): give it one on the listener's origin,
     // whatever `Host` the client sent (none, over HTTP/1.0).
     const own = url.startsWith(listener.origin) && path === listener.origin.length ? req : new Request(listener.origin + url.slice(path), req);

@@ -14,6 +14,7 @@ import { type Route, RouteTable } from "./routes.ts";
 import { ingressUrl, pathAndQuery, pathStart } from "./url.ts";
 import type { Listener } from "../platform/index.ts";
 import { acceptedRequestId } from "./request_id.ts";
+import { logger } from "../log/logger.ts";
 
 export interface ProxyOptions {
   /** Largest request body accepted, in bytes (default 100 MiB). */
@@ -134,8 +135,9 @@ export class Proxy {
           if (!waiting.checked) listener?.timeout(request, 0);
           return resolve(
             streamedResponse(head, requestId, waiting.stream!, (e) => {
-              if (timedOut) console.error(`[tsserve] request ${requestId} timed out after ${timeoutMs! / 1000}s; its stream was cut`);
-              else console.error(`[tsserve] request ${requestId}: stream failed after it started: ${e.stack ?? e.message}`);
+              const where = { application: route.appName, route: route.prefix, requestId };
+              if (timedOut) logger.warn(`request timed out after ${timeoutMs! / 1000}s; its stream was cut`, where);
+              else logger.error(`stream failed after it started: ${e.stack ?? e.message}`, where);
             }, listener && (() => listener.timeout(request, listener.idleTimeoutSeconds))),
           );
         }
@@ -203,7 +205,7 @@ export class Proxy {
       case "RequestCancelledError":
         return text(499, `Request ${requestId} was cancelled.`, requestId);
     }
-    console.error(`[tsserve] request ${requestId} to ${route.appName}: ${err.stack ?? `${err.name}: ${err.message}`}`);
+    logger.error(err.stack ?? `${err.name}: ${err.message}`, { application: route.appName, route: route.prefix, requestId });
     return text(500, "Internal Server Error", requestId);
   }
 

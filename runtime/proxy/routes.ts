@@ -7,6 +7,8 @@ export interface Route {
   appName: string;
   /** The ingress deployment. */
   deploymentName: string;
+  /** The ingress's loggingConfig.enableAccessLog, when it sets one. */
+  accessLog?: boolean;
 }
 
 export class RouteTable {

@@ -21,6 +21,12 @@ import { quietCancellations } from "./quiet.ts";
 import { type CallerPort, Replica } from "./replica.ts";
 import { ReplicaRuntime } from "./runtime.ts";
 import type { ReplicaStats } from "../controller/deployment.ts";
+import { startReplicaMetrics } from "../metrics/replica.ts";
+import { threadFigures } from "../metrics/builtin.ts";
+import { readQueues } from "../metrics/caller.ts";
+import { captureConsole, type ReplicaLogging } from "../log/console.ts";
+import type { LogRecord } from "../log/record.ts";
+import type { LogLevel } from "../../sdk/options.ts";
 
 /** What a replica may ask of the controller. */
 export interface ControllerForReplica {
@@ -30,6 +36,8 @@ export interface ControllerForReplica {
   reportModels(ids: string[]): void;
   /** A call waits for a deployment with no replicas (see RouteSource.demand). */
   demandArrived(): void;
+  /** Log records of this replica (its console), to be written by the main thread. */
+  log(records: LogRecord[]): void;
 }
 
 export interface ReplicaInit {
@@ -38,6 +46,8 @@ export interface ReplicaInit {
   spec: DeploymentSpec;
   directory: Directory;
   controller: MessagePort;
+  /** The deployment's log level (its loggingConfig, else the instance's). */
+  logLevel?: LogLevel;
 }
 
 export class ReplicaHost {
@@ -55,17 +65,20 @@ export class ReplicaHost {
   #reconfiguring: Promise<void> = Promise.resolve();
   #health: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
+  #logging: ReplicaLogging | undefined;
 
   async start(init: ReplicaInit): Promise<void> {
     const { replicaId, appName, spec } = init;
     this.#spec = spec;
     setReplicaContext({ appName, deploymentName: spec.name, replicaId });
     const controller = (this.#controller = Comlink.wrap<ControllerForReplica>(init.controller));
+    this.#logging = captureConsole({ application: appName, deployment: spec.name, replica: replicaId }, (r) => void controller.log(r), init.logLevel ?? "info");
     const client = (this.#client = new Client(replicaId, {
       subscribe: (t) => void controller.subscribe(t.appName, t.deploymentName),
       connect: (id) => void controller.connect(id),
       demand: () => void controller.demandArrived(),
     }));
+    readQueues(() => client.queues());
     const runtime = (this.#runtime = new ReplicaRuntime(client, appName));
     runtime.directory = init.directory;
     installRuntime(runtime);
@@ -81,6 +94,7 @@ export class ReplicaHost {
     if (spec.kind === "class" && typeof (instance as any).init === "function") await (instance as any).init();
     if (spec.options.userConfig !== undefined) await this.reconfigure(spec.options.userConfig);
     this.#replica = new Replica(replicaId, appName, spec, instance, client);
+    startReplicaMetrics({ application: appName, deployment: spec.name, replica: replicaId }, () => this.ongoing());
     for (const p of this.#waitingPorts) this.#attach(p);
     this.#waitingPorts = [];
   }
@@ -240,6 +254,16 @@ export class ReplicaHost {
       this.#client?.close();
       for (const p of this.#ports) p.port.close();
     }
+  }
+
+  /** The deployment's log level changed (in place). */
+  setLogLevel(level: LogLevel): void {
+    if (this.#logging) this.#logging.level = level;
+  }
+
+  /** This thread's metrics as prom-client JSON (the main thread merges every thread's per scrape). */
+  metrics(): ReturnType<typeof threadFigures> {
+    return threadFigures(true);
   }
 
   /** Multiplexed model loads, unloads and load time in this replica, and its requests (for status). */

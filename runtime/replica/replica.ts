@@ -20,6 +20,7 @@ import { Semaphore } from "./semaphore.ts";
 import { Producer } from "./stream.ts";
 import { Sockets } from "./websocket.ts";
 import type { SocketToReplica } from "../wire/protocol.ts";
+import { callFinished } from "../metrics/replica.ts";
 
 /** The server end of one caller's port. */
 export interface CallerPort {
@@ -264,6 +265,7 @@ export class Replica {
     producer.run().finally(() => {
       this.#slots.release();
       this.#forget(run);
+      callFinished(run.msg.ctx.route, true, run.at); // metrics
       // Stopped by the consumer: confirm, so the caller frees the slot.
       if (producer.stopped) run.from.port.send({ k: K.Err, id: run.msg.id, e: errorToData(new RequestCancelledError("stream cancelled")) }, undefined, true);
     });
@@ -278,6 +280,7 @@ export class Replica {
   /** Answers (or keeps the value for pulls); `json`: the caller knows whether the value is plain JSON and has no buffers to move. */
   #finish(run: Running, ok: boolean, value: unknown, json?: boolean): void {
     if (!this.#forget(run)) return;
+    callFinished(run.msg.ctx.route, ok, run.at); // metrics
     const { from, msg } = run;
     // A value sent on downstream that would cost a copy to its caller too stays here until asked for.
     if (run.thens && ok && !isCheap(value)) this.#keep(run);

@@ -42,6 +42,10 @@ export class ReplicaRuntime implements Runtime {
     throw new ServeError("serve.status() is not available inside a deployment");
   }
 
+  async metrics(): Promise<string> {
+    throw new ServeError("serve.metrics() is not available inside a deployment; scrape GET /metrics on the admin API");
+  }
+
   target(appName: string, deploymentName?: string): HandleTarget {
     return resolveTarget(this.directory, appName, deploymentName, this.appName);
   }

@@ -14,6 +14,7 @@ import { type CallContext, type CallMsg, type HttpRequestData, K } from "../wire
 import { OutgoingStream } from "../wire/stream.ts";
 import { scopeOf } from "../wire/scope.ts";
 import { Router, type RouterLimits } from "./router.ts";
+import { handleCalled } from "../metrics/caller.ts";
 
 /** Where a thread asks for routes; the controller answers through `setReplicas` and `addLink`. */
 export interface RouteSource {
@@ -35,9 +36,11 @@ const requestPrefix = Math.random().toString(36).slice(2, 10);
 export const newRequestId = (): string => `${requestPrefix}-${(++requestSeq).toString(36)}`;
 
 /** The context a handle call carries: empty fields are left out (they cost bytes on every call). */
-function callContext(requestId: string | undefined, modelId: string | undefined): CallContext {
+function callContext(requestId: string | undefined, modelId: string | undefined, route?: string): CallContext {
   const ctx: CallContext = {};
   if (requestId) ctx.requestId = requestId;
+  // The HTTP route travels downstream: metrics and logs of every deployment it reaches name it.
+  if (route) ctx.route = route;
   if (modelId) ctx.modelId = modelId;
   return ctx;
 }
@@ -178,7 +181,8 @@ export class Client {
         findNestedResponse(a, `argument ${i}`);
       }
     }
-    const context: CallContext = ctx ?? callContext(parent?.requestId, options.multiplexedModelId);
+    const context: CallContext = ctx ?? callContext(parent?.requestId, options.multiplexedModelId, parent?.route);
+    if (lane === "handle") handleCalled(target); // metrics
     return OutgoingCall.create(this, this.router(target, lane), method, args.slice(), context, scopeOf(parent), upstream);
   }
 
@@ -196,9 +200,10 @@ export class Client {
       id: 0,
       method,
       args: args.slice(),
-      ctx: callContext(parent?.requestId, options.multiplexedModelId),
+      ctx: callContext(parent?.requestId, options.multiplexedModelId, parent?.route),
       stream: true,
     };
+    handleCalled(target); // metrics
     return new OutgoingStream(this.router(target), msg, scopeOf(parent)).start();
   }
 
@@ -217,6 +222,19 @@ export class Client {
   /** Requests waiting in this thread's queues (handles and proxy) for deployment `key`: the autoscaler's metric. */
   queuedFor(key: string): number {
     return (this.#routers.get(`handle:${key}`)?.queued ?? 0) + (this.#routers.get(`proxy:${key}`)?.queued ?? 0);
+  }
+
+  /** Requests waiting in this thread's queues, by deployment: `[appName, deploymentName, n]` (metrics). */
+  *queues(): Iterable<[string, string, number]> {
+    const totals = new Map<string, number>();
+    for (const [rkey, r] of this.#routers) {
+      const key = rkey.slice(rkey.indexOf(":") + 1);
+      totals.set(key, (totals.get(key) ?? 0) + r.queued);
+    }
+    for (const [key, n] of totals) {
+      const slash = key.indexOf("/");
+      yield [key.slice(0, slash), key.slice(slash + 1), n];
+    }
   }
 
   /** Closes every port (shutdown). */

@@ -29,7 +29,7 @@ describe("validateConfig", () => {
   });
 
   test("unknown keys, at every level", () => {
-    expect(check({ applications: [], proxy: 1 })).toThrow("serve.yaml: proxy is not a known key; allowed keys: http, admin, applications");
+    expect(check({ applications: [], proxy: 1 })).toThrow("serve.yaml: proxy is not a known key; allowed keys: http, admin, logging, applications");
     expect(check({ http: { prot: 1 }, applications: [] })).toThrow('serve.yaml: http.prot is not a known key (did you mean "port"?); allowed keys in http: host, port, requestTimeoutMs, maxWebSocketMessageBytes');
     expect(check({ applications: [app({ route_prefix: "/" })] })).toThrow("serve.yaml: applications[0].route_prefix is not a known key");
     expect(check({ applications: [app({ deployments: [{ name: "A", replicas: 2 }] })] })).toThrow(
@@ -41,7 +41,7 @@ describe("validateConfig", () => {
   });
 
   test("wrong types", () => {
-    expect(check([])).toThrow("serve.yaml: must be a mapping of http, admin, applications, got a list");
+    expect(check([])).toThrow("serve.yaml: must be a mapping of http, admin, logging, applications, got a list");
     expect(check({})).toThrow("serve.yaml: applications is required");
     expect(check({ applications: {} })).toThrow("serve.yaml: applications must be a list, got a mapping");
     expect(check({ http: { port: "80" }, applications: [] })).toThrow('serve.yaml: http.port must be an integer from 0 to 65535, got "80"');

@@ -1,0 +1,134 @@
+/**
+ * The one logger: every record of the runtime and of replica code (replicas send theirs here,
+ * see console.ts) is written by the main thread to stderr, text by default or one JSON object
+ * per line (pino), and the last 200 are kept for the dashboard.
+ *
+ * Invariant: lines never interleave mid-line, because one thread writes them all, each
+ * record as one whole line. Writes go through pino's asynchronous destination (sonic-boom)
+ * with a bounded buffer: a slow terminal or pipe makes it drop records past `MAX_BUFFERED`
+ * bytes instead of blocking a request.
+ */
+import pino from "pino";
+import { LOG_LEVELS, type LogLevel } from "../../sdk/options.ts";
+import { type LogRecord, passes, textLine } from "./record.ts";
+
+/** Bytes of log lines waiting for a slow stderr before new records are dropped. */
+const MAX_BUFFERED = 16 * 1024 * 1024;
+/** Records kept for the dashboard. */
+export const RECENT = 200;
+
+export type LogEncoding = "TEXT" | "JSON";
+
+/** The instance's logging settings (`logging:` in a config, `--log-format`, TSSERVE_LOG_FORMAT). */
+export interface InstanceLogging {
+  encoding: LogEncoding;
+  logLevel: LogLevel;
+  enableAccessLog: boolean;
+}
+
+/**
+ * The defaults, from the environment: TSSERVE_LOG_FORMAT=json (API.md), and TSSERVE_LOG_LEVEL
+ * and TSSERVE_ACCESS_LOG=0 for processes that cannot pass a config (the test suite's preload).
+ */
+function defaults(): InstanceLogging {
+  const env = process.env;
+  const level = env.TSSERVE_LOG_LEVEL?.toLowerCase() as LogLevel | undefined;
+  return {
+    encoding: env.TSSERVE_LOG_FORMAT?.toLowerCase() === "json" ? "JSON" : "TEXT",
+    logLevel: level && LOG_LEVELS.includes(level) ? level : "info",
+    enableAccessLog: !["0", "false", "off"].includes(env.TSSERVE_ACCESS_LOG?.toLowerCase() ?? ""),
+  };
+}
+
+export class Logger {
+  readonly settings: InstanceLogging = defaults();
+  /** The last RECENT records, oldest first from `#next`. */
+  readonly #recent: LogRecord[] = [];
+  #next = 0;
+  #seq = 0;
+  #dest: ReturnType<typeof pino.destination> | undefined;
+  #json: pino.Logger | undefined;
+  /** Tests and tools may read records here instead of stderr. */
+  readonly listeners = new Set<(r: LogRecord) => void>();
+
+  #destination(): ReturnType<typeof pino.destination> {
+    if (!this.#dest) {
+      this.#dest = pino.destination({ fd: 2, sync: false, minLength: 0, maxLength: MAX_BUFFERED });
+      // A dropped record (stderr too slow) is the price of never blocking: nothing to report it to.
+      this.#dest.on("drop", () => {});
+      process.once("exit", () => this.flush());
+    }
+    return this.#dest;
+  }
+
+  /** Changes the instance's settings (in place: the next record uses them). */
+  configure(settings: Partial<InstanceLogging>): void {
+    if (settings.encoding !== undefined) this.settings.encoding = settings.encoding;
+    if (settings.logLevel !== undefined) this.settings.logLevel = settings.logLevel;
+    if (settings.enableAccessLog !== undefined) this.settings.enableAccessLog = settings.enableAccessLog;
+  }
+
+  /** Back to the defaults (a runtime that shuts down; the next start begins afresh). */
+  reset(): void {
+    Object.assign(this.settings, defaults());
+  }
+
+  /** Writes a record that passed its level already (replicas filter their own). */
+  write(r: LogRecord): void {
+    this.#recent[this.#next] = r;
+    this.#next = (this.#next + 1) % RECENT;
+    this.#seq++;
+    for (const l of this.listeners) l(r);
+    const dest = this.#destination();
+    if (this.settings.encoding === "JSON") {
+      this.#json ??= pino({ base: null, timestamp: false, messageKey: "msg", level: "debug", formatters: { level: (label) => ({ level: label }) } }, dest);
+      const { level, msg, ...fields } = r;
+      this.#json[level](fields, msg);
+    } else dest.write(textLine(r));
+  }
+
+  /** A record of the runtime's own, if it passes the instance's level. */
+  log(level: LogLevel, msg: string, fields: Omit<Partial<LogRecord>, "level" | "msg"> = {}): void {
+    if (!passes(level, this.settings.logLevel)) return;
+    this.write({ time: Date.now(), level, msg, ...fields });
+  }
+
+  info(msg: string, fields?: Omit<Partial<LogRecord>, "level" | "msg">): void {
+    this.log("info", msg, fields);
+  }
+
+  warn(msg: string, fields?: Omit<Partial<LogRecord>, "level" | "msg">): void {
+    this.log("warn", msg, fields);
+  }
+
+  error(msg: string, fields?: Omit<Partial<LogRecord>, "level" | "msg">): void {
+    this.log("error", msg, fields);
+  }
+
+  /** The last records (up to 200), oldest first, and how many were ever written (to poll for new ones). */
+  recent(): { records: LogRecord[]; total: number } {
+    const records = this.#recent.length < RECENT ? this.#recent.slice() : [...this.#recent.slice(this.#next), ...this.#recent.slice(0, this.#next)];
+    return { records, total: this.#seq };
+  }
+
+  /** Writes out what is buffered (at exit). */
+  flush(): void {
+    try {
+      this.#dest?.flushSync();
+    } catch {
+      // Not ready yet, or stderr is gone: nothing more can be done at exit.
+    }
+  }
+}
+
+/** The main thread's logger. */
+export const logger = new Logger();
+
+/** `--log-format` / `TSSERVE_LOG_FORMAT` / `logging.encoding` as an encoding, or an error naming the allowed values. */
+export function parseEncoding(value: string, where: string): LogEncoding {
+  const v = value.toUpperCase();
+  if (v !== "TEXT" && v !== "JSON") throw new TypeError(`${where} must be json or text, got ${JSON.stringify(value)}`);
+  return v;
+}
+
+export { LOG_LEVELS };
