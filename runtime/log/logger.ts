@@ -48,8 +48,10 @@ export class Logger {
   #seq = 0;
   #dest: ReturnType<typeof pino.destination> | undefined;
   #json: pino.Logger | undefined;
-  /** Tests and tools may read records here instead of stderr. */
+  /** Tests and tools may read records here. */
   readonly listeners = new Set<(r: LogRecord) => void>();
+  /** Off: records reach the listeners and the dashboard only (a test that reads them keeps its output quiet). */
+  toStderr = true;
 
   #destination(): ReturnType<typeof pino.destination> {
     if (!this.#dest) {
@@ -79,6 +81,7 @@ export class Logger {
     this.#next = (this.#next + 1) % RECENT;
     this.#seq++;
     for (const l of this.listeners) l(r);
+    if (!this.toStderr) return;
     const dest = this.#destination();
     if (this.settings.encoding === "JSON") {
       this.#json ??= pino({ base: null, timestamp: false, messageKey: "msg", level: "debug", formatters: { level: (label) => ({ level: label }) } }, dest);
