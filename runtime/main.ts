@@ -14,6 +14,7 @@ import { resolveTarget } from "./replica/directory.ts";
 import { Client } from "./router/client.ts";
 import { watchMainThread } from "./metrics/main.ts";
 import { scraper } from "./metrics/scrape.ts";
+import { countingFromEnv, switches } from "./metrics/switch.ts";
 import { logger } from "./log/logger.ts";
 import { applyLogging } from "./log/settings.ts";
 
@@ -65,6 +66,7 @@ export class MainRuntime implements Runtime {
   async #start(options: StartOptions): Promise<{ httpUrl: string }> {
     await registerBuiltins();
     if (options.logging !== undefined) applyLogging(options.logging, "serve.start(): logging");
+    switches.counting = countingFromEnv();
     const http = { ...DEFAULT_HTTP, ...options.http };
     if (!Number.isInteger(http.port) || http.port < 0 || http.port > 65535) throw new TypeError(`http.port must be an integer from 0 to 65535, got ${http.port}`);
     const timeout = http.requestTimeoutMs ?? null;

@@ -9,6 +9,7 @@
 //       256 in flight calls/s, ratioTo floors.pipelined.perS, targetValue 300_000
 // Issue 11: the seeds' chain, chained/awaited >= 1 over HTTP and handles (chain.ts)
 // Issue 16: websocket echo round trips (1 socket) and one-way messages/s, ratio to raw Bun.serve websockets, target 0.5
+// Issue 13, "Observability": (c) with metrics and access log on / off >= 0.9; a scrape of 32 replicas < 1 s.
 import type { HttpLoadResult } from "../load.ts";
 import type { LatencyResult } from "../floors.ts";
 import type { Row } from "../report.ts";
@@ -21,6 +22,7 @@ import { multiplexing } from "./multiplex.ts";
 import { chaining } from "./chain.ts";
 import { elysiaIngress } from "./elysia.ts";
 import { websockets } from "./websocket.ts";
+import { observability } from "./observe.ts";
 
 /** Floors measured earlier in the same run; compare against these, never against other runs. */
 export interface Floors {
@@ -46,7 +48,7 @@ export interface BenchCase {
   run(ctx: BenchContext): Promise<Row[]>;
 }
 
-export const cases: BenchCase[] = [httpOneHop, httpTwoHops, chaining, handleCalls, streaming, multiplexing, batching, autoscaling, websockets];
+export const cases: BenchCase[] = [httpOneHop, httpTwoHops, chaining, handleCalls, streaming, multiplexing, batching, autoscaling, websockets, observability];
 
 /** Informational cases, run unless `--quick` or `--no-extra`. */
 export const extraCases: BenchCase[] = [httpDefaultLimits, elysiaIngress];

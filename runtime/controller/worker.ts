@@ -10,6 +10,7 @@ import type { Directory } from "../replica/directory.ts";
 import type { ControllerForReplica, ReplicaHost } from "../replica/host.ts";
 import { logger } from "../log/logger.ts";
 import { scraper, withTimeout, SCRAPE_WAIT_MS } from "../metrics/scrape.ts";
+import { switches } from "../metrics/switch.ts";
 
 const ENTRY = workerUrl("runtime/replica/entry.ts");
 
@@ -54,7 +55,7 @@ export class ReplicaWorker {
     const port = this.#replicaEnd!;
     this.#replicaEnd = undefined;
     const logLevel = this.spec.options.loggingConfig?.logLevel ?? logger.settings.logLevel;
-    const init = { replicaId: this.id, appName: this.appName, spec: this.spec, directory, controller: port, logLevel };
+    const init = { replicaId: this.id, appName: this.appName, spec: this.spec, directory, controller: port, logLevel, metrics: switches.counting };
     await Promise.race([
       this.host.start(Comlink.transfer(init, [port])),
       new Promise<never>((_, reject) => this.onExit(reject)),

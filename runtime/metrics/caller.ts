@@ -4,6 +4,7 @@
  */
 import type { HandleTarget } from "../../sdk/runtime.ts";
 import { handles } from "./builtin.ts";
+import { switches } from "./switch.ts";
 import type { CounterSeries } from "./tally.ts";
 
 /** By target object: a handle reuses one for all its calls, so this is one WeakMap hit per call. */
@@ -13,6 +14,7 @@ const byKey = new Map<string, CounterSeries>();
 
 /** A call went out through a handle. */
 export function handleCalled(target: HandleTarget): void {
+  if (!switches.counting) return;
   let s = byTarget.get(target);
   if (!s) {
     const key = `${target.appName}/${target.deploymentName}`;

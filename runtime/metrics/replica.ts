@@ -8,6 +8,7 @@ import { observers } from "../../sdk/observe.ts";
 import { userMetricsRegistry } from "../../sdk/metrics.ts";
 import type { CounterSeries, HistogramSeries } from "./tally.ts";
 import { replica, replicaMetrics } from "./builtin.ts";
+import { switches } from "./switch.ts";
 
 interface RouteSeries {
   requests: CounterSeries;
@@ -29,6 +30,7 @@ function seriesFor(route: string): RouteSeries {
 
 /** A call ended at this replica (answered, failed or streamed to its end); `startedAt` is its performance.now() on arrival. */
 export function callFinished(route: string | undefined, ok: boolean, startedAt: number): void {
+  if (!switches.counting) return;
   const s = seriesFor(route ?? "");
   s.requests.value++;
   if (!ok) s.errors.value++;

@@ -14,9 +14,13 @@ export interface Route {
 export class RouteTable {
   #routes: Route[] = [];
 
+  /** Whether some route turns its access log on by itself (its ingress's loggingConfig). */
+  anyAccessLog = false;
+
   /** Replaces the table (longest prefixes are tried first). */
   set(routes: Route[]): void {
     this.#routes = [...routes].sort((a, b) => b.prefix.length - a.prefix.length);
+    this.anyAccessLog = routes.some((r) => r.accessLog === true);
   }
 
   match(path: string): Route | undefined {

@@ -24,6 +24,7 @@ import type { ReplicaStats } from "../controller/deployment.ts";
 import { startReplicaMetrics } from "../metrics/replica.ts";
 import { threadFigures } from "../metrics/builtin.ts";
 import { readQueues } from "../metrics/caller.ts";
+import { switches } from "../metrics/switch.ts";
 import { captureConsole, type ReplicaLogging } from "../log/console.ts";
 import type { LogRecord } from "../log/record.ts";
 import type { LogLevel } from "../../sdk/options.ts";
@@ -48,6 +49,8 @@ export interface ReplicaInit {
   controller: MessagePort;
   /** The deployment's log level (its loggingConfig, else the instance's). */
   logLevel?: LogLevel;
+  /** Whether to count metrics (TSSERVE_METRICS=0 in the main thread turns it off). */
+  metrics?: boolean;
 }
 
 export class ReplicaHost {
@@ -70,6 +73,7 @@ export class ReplicaHost {
   async start(init: ReplicaInit): Promise<void> {
     const { replicaId, appName, spec } = init;
     this.#spec = spec;
+    switches.counting = init.metrics ?? true;
     setReplicaContext({ appName, deploymentName: spec.name, replicaId });
     const controller = (this.#controller = Comlink.wrap<ControllerForReplica>(init.controller));
     this.#logging = captureConsole({ application: appName, deployment: spec.name, replica: replicaId }, (r) => void controller.log(r), init.logLevel ?? "info");

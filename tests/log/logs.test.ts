@@ -1,6 +1,6 @@
 /** Log records from the runtime and from replica code, the access log, and their settings. */
 import { afterEach, describe, expect, test } from "bun:test";
-import { serve } from "tsserve";
+import { serve, type LoggingSettings } from "tsserve";
 import { eventually } from "../harness.ts";
 import { logger } from "../../runtime/log/logger.ts";
 import type { LogRecord } from "../../runtime/log/record.ts";
@@ -22,7 +22,7 @@ function recording(): LogRecord[] & Disposable {
   return records;
 }
 
-async function start(logging: Parameters<typeof serve.start>[0] extends infer O ? NonNullable<O>["logging"] : never) {
+async function start(logging: LoggingSettings) {
   await serve.shutdown();
   return (await serve.start({ http: { port: 0 }, logging })).httpUrl;
 }

@@ -1,0 +1,76 @@
+// Observability's cost (issue 13): (c) with metrics and the access log on (the default) and off,
+// measured alternately in one run, and the time of one scrape of 32 replicas.
+// The access log is written to /dev/null through the same writer as stderr: every cost but a
+// terminal's.
+import { openSync } from "node:fs";
+import { serve } from "tsserve";
+import { logger } from "../../runtime/log/logger.ts";
+import { NoOp, noopApp } from "../apps/noop.ts";
+import type { Row } from "../report.ts";
+import type { BenchCase } from "./index.ts";
+import { loadLikeFloors, withServe } from "./serve.ts";
+
+const ENV = ["TSSERVE_METRICS", "TSSERVE_ACCESS_LOG"] as const;
+
+async function measure(ctx: Parameters<BenchCase["run"]>[0], on: boolean): Promise<number> {
+  for (const k of ENV) {
+    if (on) delete process.env[k];
+    else process.env[k] = "0";
+  }
+  try {
+    return (await withServe(noopApp, (url) => loadLikeFloors(ctx, url))).rps;
+  } finally {
+    for (const k of ENV) delete process.env[k];
+  }
+}
+
+export const observability: BenchCase = {
+  name: "(c) metrics + access log on vs off; scrape of 32 replicas",
+  async run(ctx) {
+    const saved = { ...process.env };
+    logger.useFd(openSync("/dev/null", "w"));
+    try {
+      // Alternated, so load that comes and goes on a shared machine falls on both sides.
+      const rounds = ctx.quick ? 1 : 2;
+      let on = 0;
+      let off = 0;
+      for (let i = 0; i < rounds; i++) {
+        off += await measure(ctx, false);
+        on += await measure(ctx, true);
+      }
+      on /= rounds;
+      off /= rounds;
+      const scrapeMs = await scrape32();
+      const rows: Row[] = [
+        { name: "(c) metrics + access log off", value: off, unit: "req/s", ratioTo: ctx.floors.hello.rps },
+        { name: "(c) metrics + access log on", value: on, unit: "req/s", ratioTo: off, target: 0.9 },
+        { name: "scrape of 32 replicas (median of 5)", value: scrapeMs, unit: "ms", targetValue: 1000, lowerIsBetter: true },
+      ];
+      return rows;
+    } finally {
+      logger.useFd(2);
+      for (const k of ENV) if (saved[k] === undefined) delete process.env[k];
+    }
+  },
+};
+
+/** Median time of a full scrape (every thread's registry, merged) with 32 replicas that have served traffic. */
+async function scrape32(): Promise<number> {
+  await serve.shutdown();
+  await serve.start({ http: { port: 0 } });
+  try {
+    const h = await serve.run(NoOp.options({ numReplicas: 32 }).bind(), { name: "scrape", routePrefix: null });
+    await Promise.all(Array.from({ length: 3200 }, () => h.remote()));
+    await serve.metrics();
+    const times: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const t0 = performance.now();
+      const text = await serve.metrics();
+      times.push(performance.now() - t0);
+      if (!text.includes('tsserve_deployment_request_counter_total{route=""')) throw new Error("the scrape holds no replica counters");
+    }
+    return times.sort((a, b) => a - b)[2]!;
+  } finally {
+    await serve.shutdown();
+  }
+}
