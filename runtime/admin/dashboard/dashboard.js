@@ -16,7 +16,7 @@
   function el(tag, attrs, ...children) {
     const e = document.createElement(tag);
     for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
-    for (const c of children) e.append(c === null || c === undefined ? "" : String(c));
+    for (const c of children) e.append(c instanceof Node ? c : c === null || c === undefined ? "" : String(c));
     return e;
   }
 
