@@ -8,6 +8,7 @@
 import type { AppSpec, DeploymentSpec } from "../../sdk/graph.ts";
 import { type DeploymentOptions, resolveOptions, validateOptions } from "../../sdk/options.ts";
 import type { Controller } from "../controller/controller.ts";
+import { logger } from "../log/logger.ts";
 import { startingReplicas } from "../controller/autoscaler.ts";
 import { absoluteImportPath, importApp } from "./import.ts";
 import { type AppConfig, ConfigError, type DeploymentConfig, optionMessage, type ServeConfig } from "./schema.ts";
@@ -157,11 +158,16 @@ export class ConfigApplier {
     const next = mode === "add" ? new Map([...this.#apps, ...listed]) : listed;
     this.#apps = next;
     const errors: Record<string, string> = {};
+    logger.info(`applying config ${generation}: deploying ${prepared.apps.map((a) => a.config.name).join(", ") || "nothing"}${deleted.length ? `, deleting ${deleted.join(", ")}` : ""}`);
     try {
       await Promise.all(deleted.map((n) => this.controller.delete(n)));
       const results = await Promise.allSettled(prepared.apps.map((a) => this.controller.deploy(a.spec)));
       results.forEach((r, i) => {
-        if (r.status === "rejected") errors[prepared.apps[i]!.config.name] = (r.reason as Error)?.message ?? String(r.reason);
+        const application = prepared.apps[i]!.config.name;
+        if (r.status === "rejected") {
+          errors[application] = (r.reason as Error)?.message ?? String(r.reason);
+          logger.warn(`config ${generation}: application ${application} failed to deploy: ${errors[application]}`, { application });
+        } else logger.info(`config ${generation}: application ${application} is running`, { application });
       });
     } finally {
       this.completed = generation;

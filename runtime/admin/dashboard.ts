@@ -41,8 +41,9 @@ export interface DashboardData {
   logs: { records: LogRecord[]; total: number };
 }
 
-export async function dashboardData(controller: Controller, status: () => Promise<ServeStatus>): Promise<DashboardData> {
-  const replicas = [...controller.replicaWorkers()].filter((r) => r.alive && r.state !== "STARTING");
+/** `controller()`: the running one (a runtime that shut down and started again has a new one). */
+export async function dashboardData(controller: () => Controller, status: () => Promise<ServeStatus>): Promise<DashboardData> {
+  const replicas = [...controller().replicaWorkers()].filter((r) => r.alive && r.state !== "STARTING");
   const [s, counts] = await Promise.all([status(), Promise.all(replicas.map((r) => withTimeout(Promise.resolve(r.host.ongoing()), SCRAPE_WAIT_MS)))]);
   const ongoing: Record<string, number> = {};
   replicas.forEach((r, i) => {

@@ -78,7 +78,7 @@ describe("tsserve binary: observability", () => {
     expect(uplot.status).toBe(200);
     expect(await uplot.text()).toContain("uPlot");
     const data = await fetch(`${admin}/api/dashboard`, { headers: { authorization: `Bearer ${token}` } });
-    expect((await data.json()).status.applications.default.status).toBe("RUNNING");
+    expect(((await data.json()) as { status: { applications: Record<string, { status: string }> } }).status.applications.default!.status).toBe("RUNNING");
 
     const printed = await cli(["dashboard", "--address", admin], { cwd: dir, env: cliEnv(home, { TSSERVE_TOKEN: token }) });
     expect(printed.code).toBe(0);
