@@ -10,7 +10,7 @@ import { Autoscaler, pickToStop } from "./autoscaler.ts";
 import { ReplicaWorker } from "./worker.ts";
 import { startErrorSummary } from "./start-error.ts";
 import { logger } from "../log/logger.ts";
-import { controller as metrics } from "../metrics/builtin.ts";
+import { replicaStarted } from "../metrics/main.ts";
 
 /** What a replica reports for status: multiplexed model loads, unloads and load time (ms), and its requests. */
 export interface ReplicaStats {
@@ -171,7 +171,7 @@ export class DeploymentState {
         if (!this.#cancelStart.delete(r)) return;
         r.state = "RUNNING";
         if (this.#stopped) return void r.kill();
-        metrics.starts.inc({ application: this.appName, deployment: this.spec.name });
+        replicaStarted(this.appName, this.spec.name);
         logger.info(`replica ${r.id} started`, this.#where(r));
         r.onExit((err) => this.#lost(r, err));
         this.events.changed(this);

@@ -4,12 +4,13 @@
  */
 import type { Controller } from "../controller/controller.ts";
 import type { Client } from "../router/client.ts";
-import { controller as controllerMetrics, processMetrics } from "./builtin.ts";
+import { controller as controllerMetrics, memory } from "./builtin.ts";
+import type { CounterSeries } from "./tally.ts";
 import { readQueues } from "./caller.ts";
 import { scraper } from "./scrape.ts";
 
 export function watchMainThread(controller: Controller, client: Client): void {
-  processMetrics();
+  memory.read = () => [[{}, process.memoryUsage().rss]];
   readQueues(() => client.queues());
   controllerMetrics.healthy.read = function* () {
     for (const [application, app] of controller.apps) {
@@ -30,4 +31,14 @@ export function watchMainThread(controller: Controller, client: Client): void {
       yield { id: r.id, appName: r.appName, figures: () => r.host.metrics() };
     }
   };
+}
+
+const starts = new Map<string, CounterSeries>();
+
+/** A replica of `application/deployment` started. */
+export function replicaStarted(application: string, deployment: string): void {
+  const key = `${application}/${deployment}`;
+  let s = starts.get(key);
+  if (!s) starts.set(key, (s = controllerMetrics.starts.series({ application, deployment })));
+  s.value++;
 }

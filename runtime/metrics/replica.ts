@@ -5,9 +5,8 @@
  */
 import { multiplexStats } from "../../sdk/multiplexed.ts";
 import { observers } from "../../sdk/observe.ts";
-import { userMetricsRegistry } from "../../sdk/metrics.ts";
 import type { CounterSeries, HistogramSeries } from "./tally.ts";
-import { replica, replicaMetrics } from "./builtin.ts";
+import { labelReplica, replica } from "./builtin.ts";
 import { switches } from "./switch.ts";
 
 interface RouteSeries {
@@ -39,8 +38,7 @@ export function callFinished(route: string | undefined, ok: boolean, startedAt: 
 
 /** Labels this thread's series as the replica's, and reads its live figures at scrape time. */
 export function startReplicaMetrics(labels: { application: string; deployment: string; replica: string }, ongoing: () => number): void {
-  replicaMetrics.setDefaultLabels(labels);
-  userMetricsRegistry().setDefaultLabels(labels);
+  labelReplica(labels);
   replica.processing.read = () => [[{}, ongoing()]];
   replica.models.read = () => [[{}, multiplexStats().loaded.length]];
   const loads = replica.modelLoads.series({});

@@ -10,11 +10,12 @@
  *   its final figures (keepFinal), one that dies keeps those of its last scrape, and both stay
  *   in every later scrape (their gauges do not) until the application is deleted.
  */
-import client from "prom-client";
+import type { Registry } from "prom-client";
+import type { Figure } from "../../sdk/figures.ts";
 import { logger } from "../log/logger.ts";
 import { threadFigures } from "./builtin.ts";
 
-type Figures = client.MetricObjectWithValues<client.MetricValue<string>>[];
+type Figures = Figure[];
 
 /** How long a scrape waits for one replica's figures. */
 export const SCRAPE_WAIT_MS = 500;
@@ -32,7 +33,7 @@ interface Kept {
 }
 
 /** Counters and histograms only: a gone replica's gauges (in flight, healthy) no longer hold. */
-const typeOf = (m: Figures[number]): string => m.type as unknown as string;
+const typeOf = (m: Figure): string => m.type;
 const monotonic = (f: Figures): Figures => f.filter((m) => typeOf(m) === "counter" || typeOf(m) === "histogram");
 
 export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
@@ -58,9 +59,11 @@ export class Scraper {
   }
 
   /** Every thread's metrics as one prom-client registry. */
-  async merged(): Promise<client.Registry> {
+  async merged(): Promise<Registry> {
     const live = [...this.live()];
-    const [main, ...answers] = await Promise.all([threadFigures(false), ...live.map((r) => withTimeout(r.figures(), SCRAPE_WAIT_MS))]);
+    // Loaded at the first scrape, not at start: nothing else needs prom-client.
+    const [{ AggregatorRegistry }, ...answers] = await Promise.all([import("prom-client"), ...live.map((r) => withTimeout(r.figures(), SCRAPE_WAIT_MS))]);
+    const main = threadFigures(false);
     const liveIds = new Set<string>();
     live.forEach((r, i) => {
       liveIds.add(r.id);
@@ -72,10 +75,10 @@ export class Scraper {
       this.#last.delete(id);
       if (!this.#retired.has(id)) this.#retired.set(id, { appName: kept.appName, figures: monotonic(kept.figures) });
     }
-    const parts: Figures[] = [main!];
+    const parts: Figures[] = [main];
     for (const k of this.#last.values()) parts.push(k.figures);
     for (const k of this.#retired.values()) parts.push(k.figures);
-    return client.AggregatorRegistry.aggregate(this.#oneTypePerName(parts));
+    return AggregatorRegistry.aggregate(this.#oneTypePerName(parts) as unknown as Parameters<typeof AggregatorRegistry.aggregate>[0]);
   }
 
   /** A stopping replica's final figures (its last word: nothing more will be counted there). */

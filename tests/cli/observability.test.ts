@@ -44,7 +44,7 @@ describe("tsserve binary: observability", () => {
     const token = "obs-token-123";
     await using r = await spawnCli(["run", "app.ts", "--port", "0", "--admin-port", "0", "--log-format", "json"], { cwd: dir, env: cliEnv(home, { TSSERVE_TOKEN: token }) });
     const { http, admin } = await urls(r);
-    expect(r.stdout).toContain(`Dashboard at ${admin}/#token=${token}`);
+    expect((await r.waitFor(/Dashboard at (\S+)/))[1]).toBe(`${admin}/#token=${token}`);
     for (const name of ["Ada", "Bo"]) {
       const res = await fetch(`${http}/${name}`, { headers: { "x-request-id": `obs-${name}` } });
       expect(await res.text()).toBe(`Hello ${name}`);

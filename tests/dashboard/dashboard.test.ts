@@ -49,9 +49,9 @@ describe("dashboard", () => {
   }, 60_000);
 
   test("the log table filters by application, deployment and request id", async () => {
-    await using inst = await startInstance();
     logger.toStderr = false; // the records are read from the page
     using _restore = { [Symbol.dispose]: () => void (logger.toStderr = true) };
+    await using inst = await startInstance();
     await serve.shutdown();
     await serve.start({ http: { port: Number(new URL(inst.httpUrl).port) }, logging: { logLevel: "info", enableAccessLog: true } });
     await serve.run(observedApp, { name: "dlog", routePrefix: "/dlog" });
