@@ -70,7 +70,7 @@ export class Instance {
         baseDir: process.cwd(),
         metrics: () => serve.metrics(),
         configureLogging: (logging) => runtime.configureLogging(logging),
-        dashboard: () => dashboardData(() => mainRuntime().controller, () => serve.status()),
+        dashboard: () => dashboardData(() => serve.status()),
       });
     } catch (e) {
       // Serving on without the admin API would leave status and shutdown talking to whatever

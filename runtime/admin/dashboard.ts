@@ -11,11 +11,9 @@ import styles from "./dashboard/dashboard.css" with { type: "text" };
 import uplotScript from "uplot/dist/uPlot.iife.min.js" with { type: "text" };
 import uplotStyles from "uplot/dist/uPlot.min.css" with { type: "text" };
 import type { ServeStatus } from "../../sdk/status.ts";
-import type { Controller } from "../controller/controller.ts";
 import { logger } from "../log/logger.ts";
 import type { LogRecord } from "../log/record.ts";
 import { type AppSeries, history } from "../metrics/history.ts";
-import { SCRAPE_WAIT_MS, withTimeout } from "../metrics/scrape.ts";
 
 export const DASHBOARD_DATA_PATH = "/api/dashboard";
 
@@ -31,23 +29,14 @@ export const DASHBOARD_ASSETS: Record<string, () => Response> = {
   "/dashboard/uPlot.min.css": asset(uplotStyles as unknown as string, "text/css; charset=utf-8"),
 };
 
-/** What the page polls. */
+/** What the page polls: status (with each replica's ongoing requests), charts and the last log records. */
 export interface DashboardData {
   time: number;
   status: ServeStatus;
-  /** Requests in flight at each replica (a replica that does not answer in time is left out). */
-  ongoing: Record<string, number>;
   charts: Record<string, AppSeries>;
   logs: { records: LogRecord[]; total: number };
 }
 
-/** `controller()`: the running one (a runtime that shut down and started again has a new one). */
-export async function dashboardData(controller: () => Controller, status: () => Promise<ServeStatus>): Promise<DashboardData> {
-  const replicas = [...controller().replicaWorkers()].filter((r) => r.alive && r.state !== "STARTING");
-  const [s, counts] = await Promise.all([status(), Promise.all(replicas.map((r) => withTimeout(Promise.resolve(r.host.ongoing()), SCRAPE_WAIT_MS)))]);
-  const ongoing: Record<string, number> = {};
-  replicas.forEach((r, i) => {
-    if (counts[i] !== undefined) ongoing[r.id] = counts[i]!;
-  });
-  return { time: Date.now(), status: s, ongoing, charts: history.read(), logs: logger.recent() };
+export async function dashboardData(status: () => Promise<ServeStatus>): Promise<DashboardData> {
+  return { time: Date.now(), status: await status(), charts: history.read(), logs: logger.recent() };
 }

@@ -23,7 +23,7 @@ export async function startInstance(token = `t-${crypto.randomUUID()}`): Promise
       shutdown: () => serve.shutdown(),
       baseDir: process.cwd(),
       metrics: () => serve.metrics(),
-      dashboard: () => dashboardData(() => mainRuntime().controller, () => serve.status()),
+      dashboard: () => dashboardData(() => serve.status()),
     },
   );
   return {

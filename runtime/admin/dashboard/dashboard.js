@@ -98,7 +98,7 @@
         depRows.push(dtr);
         for (const r of d.replicas || []) {
           const rtr = el("tr", { "data-replica": r.replicaId }, el("td", {}, r.replicaId));
-          rtr.append(statusCell(r.state), el("td", {}, data.ongoing[r.replicaId] ?? "?"), el("td", {}, (r.multiplexedModelIds || []).join(", ")));
+          rtr.append(statusCell(r.state), el("td", {}, r.ongoingRequests ?? ""), el("td", {}, (r.multiplexedModelIds || []).join(", ")));
           repRows.push(rtr);
         }
       }
