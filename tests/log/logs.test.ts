@@ -110,3 +110,16 @@ describe("logs", () => {
     expect(logger.recent().records).toHaveLength(200);
   });
 });
+
+describe("logging in a config file", () => {
+  test("logging: { encoding, logLevel, enableAccessLog } is checked with the file and key path", async () => {
+    const { validateConfig } = await import("../../runtime/admin/schema.ts");
+    const ok = validateConfig({ logging: { encoding: "JSON", logLevel: "debug", enableAccessLog: false }, applications: [] }, "serve.yaml");
+    expect(ok.logging).toEqual({ encoding: "JSON", logLevel: "debug", enableAccessLog: false });
+    expect(() => validateConfig({ logging: { logLevel: "loud" }, applications: [] }, "serve.yaml")).toThrow('serve.yaml: logging.logLevel must be one of debug, info, warn, error, got "loud"');
+    expect(() => validateConfig({ logging: { encoding: "XML" }, applications: [] }, "serve.yaml")).toThrow('serve.yaml: logging.encoding must be TEXT or JSON, got "XML"');
+    expect(() => validateConfig({ logging: { colour: true }, applications: [] }, "serve.yaml")).toThrow(/serve.yaml: unknown logging option "colour"; known options: logLevel, enableAccessLog, encoding/);
+    const bad = { applications: [{ importPath: "./a.ts", deployments: [{ name: "A", loggingConfig: { logLevel: "nope" } }] }] };
+    expect(() => validateConfig(bad, "serve.yaml")).toThrow('serve.yaml: applications[0].deployments[0].loggingConfig.logLevel must be one of debug, info, warn, error, got "nope"');
+  });
+});
