@@ -30,8 +30,8 @@ Options:
   --admin-port <port>    admin API port (default 8265; 0 picks a free port); if it is taken,
                          run stops with an error (so status and shutdown never reach
                          another instance)
-  --log-format <text|json>  log records as text lines (default) or one JSON object per line
-                         (also TSSERVE_LOG_FORMAT=json, or logging: { encoding: JSON } in a config)
+  --log-format <fmt>     text (default): one line per log record; json: one JSON object per
+                         line (also TSSERVE_LOG_FORMAT=json, or logging: { encoding: JSON })
   -h, --help             show this help`;
 
 export async function run(argv: string[]): Promise<void> {

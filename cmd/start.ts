@@ -18,8 +18,8 @@ Options:
   --port <port>        HTTP port (default 8000; 0 picks a free port)
   --admin-host <host>  admin API host (default 127.0.0.1; keep it on loopback unless you must)
   --admin-port <port>  admin API port (default 8265; 0 picks a free port)
-  --log-format <text|json>  log records as text lines (default) or one JSON object per line
-                         (also TSSERVE_LOG_FORMAT=json, or logging: { encoding: JSON } in a config)
+  --log-format <fmt>   text (default): one line per log record; json: one JSON object per
+                       line (also TSSERVE_LOG_FORMAT=json, or logging: { encoding: JSON })
   -h, --help           show this help`;
 
 export async function start(argv: string[]): Promise<void> {
