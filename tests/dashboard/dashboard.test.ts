@@ -93,6 +93,38 @@ describe("dashboard", () => {
   }, 60_000);
 });
 
+describe("dashboard data under load", () => {
+  test("a dozen pollers and scrapers while a thousand of requests flow: every answer is whole and the counts add up", async () => {
+    await using inst = await startInstance();
+    await serve.run(observedApp, { name: "dl", routePrefix: "/dl" });
+    const auth = { authorization: `Bearer ${inst.token}` };
+    let traffic = true;
+    const pollers = Array.from({ length: 12 }, async (_, i) => {
+      let polls = 0;
+      while (traffic) {
+        const res = await fetch(`${inst.adminUrl}/${i % 2 ? "api/dashboard" : "metrics"}`, { headers: auth });
+        expect(res.status).toBe(200);
+        if (i % 2) expect(((await res.json()) as { status: { applications: Record<string, unknown> } }).status.applications.dl).toBeDefined();
+        else parseMetrics(await res.text());
+        polls++;
+      }
+      return polls;
+    });
+    const callers = 30;
+    const each = 40;
+    await Promise.all(
+      Array.from({ length: callers }, async (_, c) => {
+        for (let i = 0; i < each; i++) await (await fetch(`${inst.httpUrl}/dl?n=${100 + c * 100 + i}`)).arrayBuffer();
+      }),
+    );
+    traffic = false;
+    expect((await Promise.all(pollers)).every((n) => n > 0)).toBe(true);
+    const samples = parseMetrics(await (await fetch(`${inst.adminUrl}/metrics`, { headers: auth })).text());
+    expect(total(samples, "tsserve_num_http_requests_total", { application: "dl", status_code: "200" })).toBe(callers * each);
+    expect(total(samples, "tsserve_deployment_request_counter_total", { application: "dl", deployment: "Echo" })).toBe(callers * each);
+  }, 60_000);
+});
+
 describe("admin API /metrics", () => {
   test("answers the Prometheus text format with the bearer token, 401 without", async () => {
     await using inst = await startInstance();
