@@ -172,14 +172,14 @@ export class DeploymentState {
         r.state = "RUNNING";
         if (this.#stopped) return void r.kill();
         replicaStarted(this.appName, this.spec.name);
-        logger.info(`replica ${r.id} started`, this.#where(r));
+        logger.info("replica started", this.#where(r));
         r.onExit((err) => this.#lost(r, err));
         this.events.changed(this);
         return;
       } catch (err) {
         if (!this.#cancelStart.delete(r)) return;
         lastError = err;
-        logger.warn(`replica ${r.id} failed to start (attempt ${attempt} of ${START_ATTEMPTS}): ${(err as Error)?.stack ?? err}`, this.#where(r));
+        logger.warn(`replica failed to start (attempt ${attempt} of ${START_ATTEMPTS}): ${(err as Error)?.stack ?? err}`, this.#where(r));
         this.#remove(r);
         r.kill();
       }
@@ -223,7 +223,7 @@ export class DeploymentState {
           (err) => {
             const n = (this.#failures.get(r) ?? 0) + 1;
             this.#failures.set(r, n);
-            logger.warn(`replica ${r.id} failed health check ${n} of 3: ${(err as Error).message}`, this.#where(r));
+            logger.warn(`replica failed health check ${n} of 3: ${(err as Error).message}`, this.#where(r));
             if (n < 3 || this.#stopped || r.state !== "RUNNING") return;
             this.#failures.delete(r);
             // UNHEALTHY, and a replacement starting, now: the failed replica may take up to
@@ -248,7 +248,7 @@ export class DeploymentState {
 
   /** A running replica died: tell callers, then start a replacement. */
   #lost(r: ReplicaWorker, err: Error): void {
-    logger.warn(`replica ${r.id} died: ${err.message}${this.#stopped ? "" : "; starting a replacement"}`, this.#where(r));
+    logger.warn(`replica died: ${err.message}${this.#stopped ? "" : "; starting a replacement"}`, this.#where(r));
     this.#remove(r);
     this.events.died(this, r, err);
     // Frees what the dead Worker still holds here (its Comlink proxy, the controller's port to it).
