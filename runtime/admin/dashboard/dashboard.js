@@ -2,7 +2,8 @@
 // the tab (sessionStorage; the fragment never reaches the server), and polls /api/dashboard.
 "use strict";
 (function () {
-  const REFRESH_MS = 2000;
+  // The spec asks for a refresh at least every 2 s; a poll also takes its own time.
+  const REFRESH_MS = 1500;
   const $ = (id) => document.getElementById(id);
   const fromFragment = /(?:^#|&)token=([^&]+)/.exec(location.hash);
   if (fromFragment) {
