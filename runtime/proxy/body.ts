@@ -35,10 +35,18 @@ export function wholeResponse(head: HttpResponseData, requestId: string): Respon
  * pulls (so a slow client slows the producer); the replica already made every chunk text
  * or bytes. An error mid-stream breaks the response instead of ending it cleanly.
  */
+/** Streamed responses, and a callback to run once each ends (closed, failed or cancelled): the access log is written then. */
+export const streamEnds = new WeakMap<Response, (then: () => void) => void>();
+
 export function streamedResponse(head: HttpResponseData, requestId: string, stream: OutgoingStream, onError: (err: Error) => void, onEnd?: () => void): Response {
   const headers = withRequestId(head.headers, requestId);
   const eventStream = isEventStream(head.headers);
   let cancelled = false;
+  let ended: (() => void) | undefined | null;
+  const end = () => {
+    if (ended) ended();
+    ended = null;
+  };
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
       // A copy: a chunk handed to a stream is that stream's (Bun may move its buffer).
@@ -52,6 +60,7 @@ export function streamedResponse(head: HttpResponseData, requestId: string, stre
         if (cancelled) return;
         if (!batch) {
           onEnd?.();
+          end();
           return controller.close();
         }
         if (batch.length === 1 || !batch.every((v) => typeof v === "string")) {
@@ -59,14 +68,19 @@ export function streamedResponse(head: HttpResponseData, requestId: string, stre
         } else controller.enqueue(encoder.encode((batch as string[]).join("")));
       } catch (err) {
         if (cancelled) return;
+        end();
         onError(err as Error);
         controller.error(err);
       }
     },
     cancel() {
       cancelled = true;
+      end();
       stream.cancel(true);
     },
   });
-  return new Response(body, { status: head.status, statusText: head.statusText || undefined, headers });
+  const response = new Response(body, { status: head.status, statusText: head.statusText || undefined, headers });
+  // `null`: it ended already; the callback runs at once.
+  streamEnds.set(response, (then) => (ended === null ? then() : (ended = then)));
+  return response;
 }

@@ -1,13 +1,15 @@
 /**
  * The proxy's requests, measured and logged: HTTP metrics and one access log record per
- * request, written when it is answered (for a streamed body, when its head is sent). A
- * wrapper around `proxy.handle`, so the proxy's own code does not change for it.
+ * request, written once it has ended (a streamed body: once the stream closes, fails or the
+ * client leaves). A wrapper around `proxy.handle`, so the proxy's own code does not change
+ * for it. Latency is to the end of the response.
  */
 import { logger } from "../log/logger.ts";
 import { passes } from "../log/record.ts";
 import { httpFinished, httpStarted } from "../metrics/http.ts";
 import { switches } from "../metrics/switch.ts";
 import type { Proxy } from "./proxy.ts";
+import { streamEnds } from "./body.ts";
 
 type Timeouts = Parameters<Proxy["handle"]>[1];
 
@@ -18,20 +20,32 @@ export function observedHandle(proxy: Proxy, request: Request, server: Timeouts,
   const t0 = performance.now();
   if (counting) httpStarted();
   const res = proxy.handle(request, server, url);
-  if (res instanceof Promise) return res.then((r) => ended(proxy, request, url, r, t0));
-  return ended(proxy, request, url, res, t0);
+  if (res instanceof Promise) return res.then((r) => answered(proxy, request, url, r, t0));
+  return answered(proxy, request, url, res, t0);
 }
 
-function ended(proxy: Proxy, request: Request, url: string, res: Response, t0: number): Response {
+function answered(proxy: Proxy, request: Request, url: string, res: Response, t0: number): Response {
+  const onEnd = streamEnds.get(res);
+  if (!onEnd) {
+    ended(proxy, request, url, res.status, res.headers, t0);
+    return res;
+  }
+  // Read now: once Bun has sent the head, the Response's headers are no longer readable.
+  const requestId = res.headers.get("x-request-id");
+  const headers = new Headers(requestId ? { "x-request-id": requestId } : undefined);
+  onEnd(() => ended(proxy, request, url, res.status, headers, t0));
+  return res;
+}
+
+function ended(proxy: Proxy, request: Request, url: string, status: number, headers: Headers, t0: number): void {
   const ms = performance.now() - t0;
   const { path } = pathAndQuery(url);
   const route = proxy.routes.match(path);
   const application = route?.appName ?? "";
   const prefix = route?.prefix ?? "";
   const method = request.method;
-  if (switches.counting) httpFinished(application, prefix, method, res.status, ms);
+  if (switches.counting) httpFinished(application, prefix, method, status, ms);
   if ((route?.accessLog ?? logger.settings.enableAccessLog) && passes("info", logger.settings.logLevel)) {
-    const status = res.status;
     const latencyMs = Math.round(ms * 1000) / 1000;
     logger.write({
       time: Date.now(),
@@ -39,12 +53,11 @@ function ended(proxy: Proxy, request: Request, url: string, res: Response, t0: n
       msg: `${method} ${path} ${status} ${Math.round(ms * 10) / 10}ms`,
       application,
       route: prefix,
-      requestId: res.headers.get("x-request-id") ?? undefined,
+      requestId: headers.get("x-request-id") ?? undefined,
       method,
       path,
       status,
       latencyMs,
     });
   }
-  return res;
 }

@@ -5,7 +5,7 @@ import { eventually } from "../harness.ts";
 import { logger } from "../../runtime/log/logger.ts";
 import type { LogRecord } from "../../runtime/log/record.ts";
 import { textLine } from "../../runtime/log/record.ts";
-import { Echo, Front } from "../fixtures/observed.ts";
+import { Echo, Front, Streamer } from "../fixtures/observed.ts";
 
 afterEach(() => serve.shutdown());
 
@@ -80,6 +80,22 @@ describe("logs", () => {
     await eventually(() => records.some((r) => r.requestId === "req-l3-b" && r.deployment === "Echo"));
     expect(records.find((r) => r.requestId === "req-l3-b" && r.deployment === "Echo")!.msg).toBe("echo 3");
     expect(records.some((r) => r.requestId === "req-l3-b" && r.status !== undefined)).toBe(false);
+  });
+
+  test("a streamed response's access record is written when the stream ends", async () => {
+    using records = recording();
+    const url = await start({ enableAccessLog: true, logLevel: "info" });
+    await serve.run(Streamer.bind(), { name: "l5", routePrefix: "/l5" });
+    const res = await fetch(`${url}/l5`, { headers: { "x-request-id": "req-l5" } });
+    const reader = res.body!.getReader();
+    const first = await reader.read();
+    expect(new TextDecoder().decode(first.value)).toBe("a");
+    expect(records.some((r) => r.requestId === "req-l5" && r.status !== undefined)).toBe(false);
+    let rest = "";
+    for (let c = await reader.read(); !c.done; c = await reader.read()) rest += new TextDecoder().decode(c.value);
+    expect(rest).toBe("b");
+    const access = await eventually(() => records.find((r) => r.requestId === "req-l5" && r.status !== undefined));
+    expect(access).toMatchObject({ status: 200, path: "/l5", application: "l5" });
   });
 
   test("invalid logging settings name the key and the allowed values", async () => {
