@@ -28,10 +28,10 @@ export interface AdminOptions {
   shutdown(): Promise<void>;
   /** Relative import paths in a PUT are relative to this directory. */
   baseDir: string;
-  /** Every thread's metrics, in the Prometheus text format (`GET /metrics`). */
-  metrics(): Promise<string>;
-  /** What the dashboard polls (`GET /api/dashboard`). */
-  dashboard(): Promise<unknown>;
+  /** Every thread's metrics, in the Prometheus text format (`GET /metrics`; 404 without). */
+  metrics?(): Promise<string>;
+  /** What the dashboard polls (`GET /api/dashboard`; 404 without). */
+  dashboard?(): Promise<unknown>;
   /** A config's `logging:` section, applied in place. */
   configureLogging?(logging: NonNullable<ServeConfig["logging"]>): void;
 }
@@ -140,8 +140,10 @@ export function adminApp(options: AdminOptions, origins: () => Set<string>): Ely
         );
       }
     })
-    .get("/metrics", async () => new Response(await options.metrics(), { headers: { "content-type": METRICS_CONTENT_TYPE } }))
-    .get(DASHBOARD_DATA_PATH, async () => json(200, await options.dashboard()))
+    .get("/metrics", async () =>
+      options.metrics ? new Response(await options.metrics(), { headers: { "content-type": METRICS_CONTENT_TYPE } }) : error(404, "this admin API serves no metrics"),
+    )
+    .get(DASHBOARD_DATA_PATH, async () => (options.dashboard ? json(200, await options.dashboard()) : error(404, "this admin API serves no dashboard data")))
     .use(routes(APPLICATIONS_PATH))
     .use(routes(APPLICATIONS_PATH.slice(0, -1)))
     .put(`${APPLICATIONS_PATH}:name`, ({ request, params }) => put(request, "add", decodeURIComponent(params.name)), { parse: "none" })

@@ -30,14 +30,14 @@ export function wholeResponse(head: HttpResponseData, requestId: string): Respon
   return new Response(head.body, { status: head.status, statusText: head.statusText || undefined, headers: withRequestId(head.headers, requestId) });
 }
 
+/** Streamed responses, and a callback to run once each ends (closed, failed or cancelled): the access log is written then. */
+export const streamEnds = new WeakMap<Response, (then: () => void) => void>();
+
 /**
  * A streamed response: each chunk is read from the replica only when the client's side
  * pulls (so a slow client slows the producer); the replica already made every chunk text
  * or bytes. An error mid-stream breaks the response instead of ending it cleanly.
  */
-/** Streamed responses, and a callback to run once each ends (closed, failed or cancelled): the access log is written then. */
-export const streamEnds = new WeakMap<Response, (then: () => void) => void>();
-
 export function streamedResponse(head: HttpResponseData, requestId: string, stream: OutgoingStream, onError: (err: Error) => void, onEnd?: () => void): Response {
   const headers = withRequestId(head.headers, requestId);
   const eventStream = isEventStream(head.headers);

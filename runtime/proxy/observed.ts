@@ -10,6 +10,7 @@ import { httpFinished, httpStarted } from "../metrics/http.ts";
 import { switches } from "../metrics/switch.ts";
 import type { Proxy } from "./proxy.ts";
 import { streamEnds } from "./body.ts";
+import { pathAndQuery } from "./url.ts";
 
 type Timeouts = Parameters<Proxy["handle"]>[1];
 
