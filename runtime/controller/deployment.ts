@@ -179,7 +179,7 @@ export class DeploymentState {
       } catch (err) {
         if (!this.#cancelStart.delete(r)) return;
         lastError = err;
-        logger.warn(`replica failed to start (attempt ${attempt} of ${START_ATTEMPTS}): ${(err as Error)?.stack ?? err}`, this.#where(r));
+        logger.warn(`replica failed to start (attempt ${attempt} of ${START_ATTEMPTS}): ${startErrorSummary(err)}`, this.#where(r));
         this.#remove(r);
         r.kill();
       }
@@ -189,7 +189,7 @@ export class DeploymentState {
     if (this.status !== "UNHEALTHY") this.status = "DEPLOY_FAILED";
     this.message = `replica failed to start after ${START_ATTEMPTS} attempts: ${startErrorSummary(lastError)}`;
     // The whole stack once, when the deployment gives up (not once per attempt: they fail alike).
-    console.error(`[tsserve] ${this.appName}/${this.spec.name}: replica failed to start: ${(lastError as Error)?.stack ?? msg}`);
+    logger.error(`replica failed to start: ${(lastError as Error)?.stack ?? msg}`, { application: this.appName, deployment: this.spec.name });
     // The caller (serve.run, tsserve deploy on another terminal) may not see this process's log: where it failed goes along.
     const err = new Error(`deployment ${this.spec.name} of application ${this.appName} failed to deploy: ${startErrorSummary(lastError)}`);
     if (lastError instanceof Error && lastError.stack) err.stack = lastError.stack;

@@ -88,7 +88,8 @@ export const app = serve.deployment(serve.ingress((ticker: DeploymentHandle<type
   }))).bind(Ticker.bind());
 `,
     });
-    await using r = await spawnCli(["run", "ticks.ts", "--port", "0", "--admin-port", "0"], { cwd: dir, env: cliEnv(home) });
+    // warn: the access log and replica starts (info) would add lines of their own to count.
+    await using r = await spawnCli(["run", "ticks.ts", "--port", "0", "--admin-port", "0"], { cwd: dir, env: cliEnv(home, { TSSERVE_LOG_LEVEL: "warn" }) });
     const { http } = await urls(r);
     const before = r.stderr.length;
     /** Opens the route, reads its first item, and goes away. */

@@ -41,7 +41,7 @@ describe("tsserve binary: observability", () => {
   test("--log-format json: replica console lines and access records are JSON with request ids; /metrics and the dashboard answer", async () => {
     const dir = tempDir("obs");
     writeFileSync(join(dir, "app.ts"), APP);
-    const token = "obs-token-123";
+    const token = "obs-token-0123456789abcdef";
     await using r = await spawnCli(["run", "app.ts", "--port", "0", "--admin-port", "0", "--log-format", "json"], { cwd: dir, env: cliEnv(home, { TSSERVE_TOKEN: token }) });
     const { http, admin } = await urls(r);
     expect((await r.waitFor(/Dashboard at (\S+)/))[1]).toBe(`${admin}/#token=${token}`);
