@@ -1,10 +1,8 @@
 // Observability's cost (issue 13): (c) with metrics and the access log on (the default) and off,
 // measured alternately in one run, and the time of one scrape of 32 replicas.
-// The access log is written to /dev/null through the same writer as stderr: every cost but a
-// terminal's.
-import { openSync } from "node:fs";
+// The access log goes to /dev/null through the logger's own writer (bench/run.ts points it there):
+// every cost but a terminal's.
 import { serve } from "tsserve";
-import { logger } from "../../runtime/log/logger.ts";
 import { NoOp, noopApp } from "../apps/noop.ts";
 import type { Row } from "../report.ts";
 import type { BenchCase } from "./index.ts";
@@ -37,7 +35,6 @@ export const observability: BenchCase = {
   name: "(c) metrics + access log on vs off; scrape of 32 replicas",
   async run(ctx) {
     const saved = { ...process.env };
-    logger.useFd(openSync("/dev/null", "w"));
     try {
       // Alternated, and the median of each side: load that comes and goes on a shared machine
       // falls on both sides, and one disturbed run does not decide the ratio.
@@ -60,7 +57,6 @@ export const observability: BenchCase = {
       ];
       return rows;
     } finally {
-      logger.useFd(2);
       for (const k of ENV) if (saved[k] === undefined) delete process.env[k];
     }
   },
