@@ -61,14 +61,24 @@ describe("tsserve binary: observability", () => {
     const access = records.find((x) => x.requestId === "obs-Ada" && x.status !== undefined);
     expect(access).toMatchObject({ level: "info", method: "GET", route: "/", path: "/Ada", status: 200, application: "default" });
     expect(access.latencyMs).toBeGreaterThan(0);
-    // Every stderr line is one whole record.
-    for (const line of r.stderr.split("\n").filter(Boolean)) expect(() => JSON.parse(line)).not.toThrow();
+    // Under load (40 callers, 1,000 requests, each logging in its replica and in the access log),
+    // every stderr line is still one whole record: one thread writes them all.
+    await Promise.all(
+      Array.from({ length: 40 }, async (_, c) => {
+        for (let i = 0; i < 25; i++) await (await fetch(`${http}/n${c}x${i}`, { headers: { "x-request-id": `load-${c}-${i}` } })).text();
+      }),
+    );
+    await r.waitFor(/"requestId":"load-39-24".*"status":200/);
+    const lines = r.stderr.split("\n").filter(Boolean);
+    const parsed = lines.map((l) => JSON.parse(l));
+    expect(parsed.filter((x) => typeof x.requestId === "string" && x.requestId.startsWith("load-") && x.status === 200)).toHaveLength(1000);
+    expect(parsed.filter((x) => typeof x.msg === "string" && x.msg.startsWith("greeting n"))).toHaveLength(1000);
 
     expect((await fetch(`${admin}/metrics`)).status).toBe(401);
     const metrics = await fetch(`${admin}/metrics`, { headers: { authorization: `Bearer ${token}` } });
     const samples = parseMetrics(await metrics.text());
-    expect(total(samples, "tsserve_num_http_requests_total", { application: "default", status_code: "200" })).toBe(2);
-    expect(total(samples, "app_greetings_total", { lang: "en", deployment: "Greeter" })).toBe(2);
+    expect(total(samples, "tsserve_num_http_requests_total", { application: "default", status_code: "200" })).toBe(1002);
+    expect(total(samples, "app_greetings_total", { lang: "en", deployment: "Greeter" })).toBe(1002);
 
     // The dashboard and its chart library come from inside the binary.
     const page = await fetch(`${admin}/`);
