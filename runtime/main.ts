@@ -55,7 +55,7 @@ export class MainRuntime implements Runtime {
       queued: (key) => client.queuedFor(key),
     });
     this.controller.onRoutesChanged = () => this.#updateRoutes();
-    watchMainThread(this.controller, this.client);
+    watchMainThread(this.controller, this.client, () => this.#websockets?.counts() ?? []);
   }
 
   start(options: StartOptions = {}): Promise<{ httpUrl: string }> {

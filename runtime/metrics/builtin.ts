@@ -19,6 +19,7 @@ export const http = {
   errors: new TallyCounter("tsserve_num_http_error_requests_total", "HTTP requests answered with a status >= 400"),
   latency: new TallyHistogram("tsserve_http_request_latency_ms", "HTTP request latency at the proxy, in milliseconds", LATENCY_BUCKETS_MS),
   ongoing: new LiveGauge("tsserve_num_ongoing_http_requests", "HTTP requests in flight at the proxy"),
+  websockets: new LiveGauge("tsserve_num_ongoing_websockets", "WebSockets open through the proxy"),
 };
 
 export const handles = {

@@ -4,13 +4,17 @@
  */
 import type { Controller } from "../controller/controller.ts";
 import type { Client } from "../router/client.ts";
-import { controller as controllerMetrics, memory } from "./builtin.ts";
+import { controller as controllerMetrics, http, memory } from "./builtin.ts";
 import type { CounterSeries } from "./tally.ts";
 import { readQueues } from "./caller.ts";
 import { scraper } from "./scrape.ts";
 
-export function watchMainThread(controller: Controller, client: Client): void {
+/** `openSockets()`: the proxy's open WebSockets by application. */
+export function watchMainThread(controller: Controller, client: Client, openSockets: () => Iterable<[string, number]>): void {
   memory.read = () => [[{}, process.memoryUsage().rss]];
+  http.websockets.read = function* () {
+    for (const [application, n] of openSockets()) yield [{ application }, n];
+  };
   readQueues(() => client.queues());
   controllerMetrics.healthy.read = function* () {
     for (const [application, app] of controller.apps) {

@@ -4,6 +4,8 @@ import { serve } from "tsserve";
 import { eventually, startServe } from "../harness.ts";
 import { app as observedApp, Batcher, Clash, Fragile, Models } from "../fixtures/observed.ts";
 import { parseMetrics, select, total, types } from "./parse.ts";
+import { Echo as SocketEcho } from "../fixtures/websockets.ts";
+import { closedWithin, openSocket, wsUrl } from "../websocket/client.ts";
 
 const RAY_BUCKETS = ["1", "2", "5", "10", "20", "50", "100", "200", "300", "400", "500", "1000", "2000", "5000", "10000", "60000", "120000", "300000", "600000", "+Inf"];
 
@@ -147,6 +149,23 @@ describe("metrics", () => {
     expect(total(samples, "tsserve_deployment_request_counter_total", { application: "m5", deployment: "Fragile" })).toBe(10);
     expect(await Promise.all(held)).toEqual(["released", "released"]);
   }, 15_000);
+
+  test("open WebSockets count by application while they are open", async () => {
+    await using s = await startServe();
+    await serve.run(SocketEcho.bind(), { name: "mws", routePrefix: "/mws" });
+    const open = async () => total((await scrape()).samples, "tsserve_num_ongoing_websockets", { application: "mws" });
+    await using a = await openSocket(wsUrl(s.url, "/mws"));
+    await using b = await openSocket(wsUrl(s.url, "/mws"));
+    await a.next();
+    await b.next();
+    expect(await open()).toBe(2);
+    a.send("bye");
+    expect((await closedWithin(a)).code).toBe(1000);
+    expect(await eventually(async () => (await open()) === 1)).toBe(true);
+    b.send("bye");
+    await closedWithin(b);
+    expect(await eventually(async () => (await open()) === 0)).toBe(true);
+  });
 
   test("a user metric made with two types in two replicas keeps the first type in scrapes", async () => {
     await startServe();
