@@ -12,6 +12,7 @@
  * JSON.stringify plus one write per turn about 1.5 us; the access log writes one record per
  * request, so pino alone would cost a third of the proxy's throughput.
  */
+import { writeSync } from "node:fs";
 import SonicBoom from "sonic-boom";
 import { LOG_LEVELS, type LogLevel } from "../../sdk/options.ts";
 import { type LogRecord, passes, textLine } from "./record.ts";
@@ -75,10 +76,6 @@ export class Logger {
       // A dropped record (stderr too slow) is the price of never blocking: counted, not reported.
       this.#dest.on("drop", () => void this.dropped++);
       this.#dest.on("error", () => {});
-      if (!this.#exitHook) {
-        this.#exitHook = true;
-        process.once("exit", () => this.flush());
-      }
     }
     return this.#dest;
   }
@@ -117,6 +114,11 @@ export class Logger {
     const line = this.settings.encoding === "JSON" ? `${JSON.stringify(r)}\n` : textLine(r);
     if (this.#pending.length + line.length > MAX_BUFFERED) return void this.dropped++;
     this.#pending += line;
+    if (!this.#exitHook) {
+      // Lines still waiting when the process exits (an error that ends a CLI run) are written then.
+      this.#exitHook = true;
+      process.once("exit", () => this.flush());
+    }
     if (this.#pending.length >= FLUSH_BYTES) this.#writePending();
     else if (!this.#scheduled) {
       this.#scheduled = true;
@@ -159,11 +161,17 @@ export class Logger {
 
   /** Writes out what is buffered (at exit). */
   flush(): void {
+    const pending = this.#pending;
     try {
-      if (this.#pending) this.#writePending();
+      if (pending) this.#writePending();
       this.#dest?.flushSync();
     } catch {
-      // Not ready yet, or stderr is gone: nothing more can be done at exit.
+      // sonic-boom could not flush now (a write under way): write what was waiting here directly.
+      try {
+        if (pending) writeSync(this.#fd, pending);
+      } catch {
+        // stderr is gone: nothing more can be done at exit.
+      }
     }
   }
 }
