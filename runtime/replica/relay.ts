@@ -8,7 +8,7 @@ import { nextId } from "../wire/ids.ts";
 import { isJsonSafe } from "../wire/json.ts";
 import type { BatchedPort } from "../wire/port.ts";
 import type { ReplicaLink } from "../wire/link.ts";
-import { K, type ThenMsg, type ToCaller } from "../wire/protocol.ts";
+import { type ErrMsg, K, type ThenMsg, type ToCaller } from "../wire/protocol.ts";
 import type { Result } from "./kept.ts";
 
 /** The caller's end, as the replica holds it. */
@@ -101,17 +101,19 @@ export class Relays {
 
   #send(relay: Relay, value: unknown): void {
     const { then } = relay;
-    const args = then.call.args.slice();
-    args[then.at] = value;
-    const call = { ...then.call, id: nextId(), args };
-    relay.sentId = call.id;
+    // The message arrived as our own copy: it becomes the call, under an id of this thread's.
+    const call = then.call;
+    call.args[then.at] = value;
+    call.id = relay.sentId = nextId();
+    const args = call.args;
     const go = (link: ReplicaLink) => {
       if (!this.#live(relay)) return; // cancelled while the link was on its way
       relay.link = link;
       link.request(call, {
         receive: (msg) => {
           if (msg.k !== K.Ok && msg.k !== K.Err) return false;
-          this.#answer(relay, { ...msg, id: then.id });
+          // A new message (the link still files this one under its own id): the caller's id for it.
+          this.#answer(relay, msg.k === K.Ok ? { k: K.Ok, id: then.id, v: msg.v } : { k: K.Err, id: then.id, e: (msg as ErrMsg).e });
           return true;
         },
         fail: (err) => this.#answer(relay, { k: K.Err, id: then.id, e: errorToData(err) }),
