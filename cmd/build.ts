@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { basename, dirname, extname, relative, resolve, sep } from "node:path";
 import { type AppConfig, DEFAULT_ADMIN, type DeploymentConfig, importApp, type ServeConfig, splitImportPath, validateConfig } from "../runtime/admin/index.ts";
 import { DEFAULT_HTTP } from "../runtime/main.ts";
-import { stringifyYaml } from "../runtime/platform/yaml-write.ts";
+import { stringifyYaml } from "../runtime/platform/index.ts";
 import { parse } from "./args.ts";
 import { CliError, err, out, UsageError } from "./output.ts";
 

@@ -1,5 +1,5 @@
 /** `tsserve config`: the config an instance runs, as YAML. */
-import { stringifyYaml } from "../runtime/platform/yaml-write.ts";
+import { stringifyYaml } from "../runtime/platform/index.ts";
 import { ADDRESS_OPTION, adminAddress, parse } from "./args.ts";
 import { getState } from "./client.ts";
 import { CliError, out, UsageError } from "./output.ts";

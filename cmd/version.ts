@@ -1,4 +1,4 @@
 /** The version, from package.json (bundled into the binary). */
-import { version as packageVersion } from "../package.json";
+import pkg from "../package.json" with { type: "json" };
 
-export const version: string = packageVersion;
+export const version: string = pkg.version;

@@ -37,13 +37,13 @@ if (import.meta.main) {
     while (busy) await handle.remote();
   });
   for (let s = 0; s < 3; s++) {
-    await Bun.sleep(1000);
+    await new Promise((r) => setTimeout(r, 1000));
     console.log(`loaded, ${s + 1} s: ${await replicas()} replicas`);
   }
   busy = false;
   await Promise.all(callers);
   for (let s = 0; s < 6; s++) {
-    await Bun.sleep(1000);
+    await new Promise((r) => setTimeout(r, 1000));
     console.log(`idle, ${s + 1} s: ${await replicas()} replicas`); // down to 1, then 0
   }
   console.log((await serve.status()).applications.default!.deployments.Model!.autoscaling!.lastDecision);

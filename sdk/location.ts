@@ -4,8 +4,9 @@
  * deployments and two deployments of one class both work.
  */
 
-const here = import.meta.path;
-const sdkDir = import.meta.dir;
+// import.meta.url, not Bun's import.meta.path/dir: Deno has only the web-standard one.
+const here = decodeURIComponent(new URL(import.meta.url).pathname);
+const sdkDir = here.slice(0, here.lastIndexOf("/"));
 
 /** The defining module's path and a key naming the call site within it. */
 export interface Location {

@@ -3,9 +3,12 @@
  * are copied by default (structured clone keeps typed arrays typed), because a transfer
  * empties the sender's buffer, which would surprise code that keeps it.
  */
-const marked = new WeakMap<object, Bun.Transferable[]>();
+/** What a postMessage can move rather than copy (Bun's `Transferable`; Deno's own type is wider). */
+export type Transferable = ArrayBuffer | MessagePort;
 
-function collect(value: unknown, out: Bun.Transferable[], depth: number): void {
+const marked = new WeakMap<object, Transferable[]>();
+
+function collect(value: unknown, out: Transferable[], depth: number): void {
   if (value instanceof ArrayBuffer) out.push(value);
   else if (ArrayBuffer.isView(value)) {
     if (value.buffer instanceof ArrayBuffer) out.push(value.buffer);
@@ -21,15 +24,15 @@ function collect(value: unknown, out: Bun.Transferable[], depth: number): void {
  * @example
  * return serve.transfer(new Float32Array(1_000_000));
  */
-export function transfer<T extends object>(value: T, transferables?: Bun.Transferable[]): T {
-  const list: Bun.Transferable[] = transferables ?? [];
+export function transfer<T extends object>(value: T, transferables?: Transferable[]): T {
+  const list: Transferable[] = transferables ?? [];
   if (!transferables) collect(value, list, 2);
   marked.set(value, [...new Set(list)]);
   return value;
 }
 
 /** The transfer list marked on `value`, if any (and forgets it: a buffer moves once). */
-export function takeTransfer(value: unknown): Bun.Transferable[] | undefined {
+export function takeTransfer(value: unknown): Transferable[] | undefined {
   if (value === null || typeof value !== "object") return undefined;
   const list = marked.get(value);
   if (list) marked.delete(value);

@@ -8,13 +8,14 @@ import { Application, isClass, isDeployment } from "../../sdk/deployment.ts";
 import { ServeError } from "../../sdk/errors.ts";
 import { buildAppSpec } from "../../sdk/graph.ts";
 import { installRuntime, type Runtime } from "../../sdk/runtime.ts";
-import { registerBuiltins } from "../platform/index.ts";
-import { loadedModuleFiles } from "../platform/modules.ts";
+import { guardWorker, loadedModuleFiles, registerBuiltins } from "../platform/index.ts";
 import { codeVersion, type ImportReply, type ImportRequest } from "./import-protocol.ts";
 import { importErrorText } from "./source-error.ts";
 import { userFrames } from "../controller/start-error.ts";
 
 declare const self: Worker;
+
+guardWorker();
 
 /** `serve.run()` and `serve.start()` never settle here: we import the module, we do not run it. */
 class ImportRuntime implements Runtime {
@@ -124,7 +125,7 @@ async function importApp(req: ImportRequest): Promise<ImportReply> {
     throw new ServeError(`${what} is ${describe(value)}: it must be an Application (Deployment.bind(...)) or a builder function (args) => Application`);
   }
   const spec = buildAppSpec(app, req.name, req.routePrefix);
-  const files = [file, ...loadedModuleFiles().filter((f) => !before.has(f) && f !== file && f.startsWith("/") && !f.startsWith("/$bunfs/") && !f.includes("/node_modules/"))];
+  const files = [file, ...loadedModuleFiles(file).filter((f) => !before.has(f) && f !== file && f.startsWith("/") && !f.startsWith("/$bunfs/") && !f.includes("/node_modules/"))];
   return { ok: true, spec, exportName, files, codeVersion: codeVersion(files) };
 }
 

@@ -5,13 +5,13 @@
 import { existsSync, statSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import { ServeError } from "../../sdk/errors.ts";
-import { workerUrl } from "../platform/index.ts";
+import { startWorker } from "../platform/index.ts";
 import type { ImportReply, ImportRequest } from "./import-protocol.ts";
 import { splitImportPath } from "./schema.ts";
 
 export type ImportedApp = Extract<ImportReply, { ok: true }>;
 
-const ENTRY = workerUrl("runtime/admin/import-entry.ts");
+const ENTRY = "runtime/admin/import-entry.ts";
 
 /** A module that cannot be imported, or whose export is not an application. */
 export class ImportError extends ServeError {
@@ -41,16 +41,13 @@ export async function importApp(importPath: string, options: ImportOptions): Pro
   if (!existsSync(file)) throw new ImportError(`${file}: no such file`);
   if (!statSync(file).isFile()) throw new ImportError(`${file} is not a file`);
   const request: ImportRequest = { file, exportName, args: options.args ?? {}, name: options.name, routePrefix: options.routePrefix };
-  const worker = new Worker(ENTRY);
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let worker: Worker | undefined;
   try {
     const reply = await new Promise<ImportReply>((done, fail) => {
-      worker.addEventListener("message", (ev: MessageEvent<ImportReply>) => done(ev.data));
       // A missing entry or an uncaught error in user code arrives as an event, not a throw.
-      worker.addEventListener("error", (ev: Event) => {
-        const e = ev as ErrorEvent;
-        fail(new ImportError(`importing ${file} failed: ${e.message ?? e.error ?? "the import worker crashed"}`));
-      });
+      worker = startWorker(ENTRY, { onDeath: (reason, crash) => fail(new ImportError(`importing ${file} failed: ${crash ?? `the import worker ${reason}`}`)) });
+      worker.addEventListener("message", (ev: MessageEvent<ImportReply>) => done(ev.data));
       timer = setTimeout(() => fail(new ImportError(`importing ${file} did not finish within ${IMPORT_TIMEOUT_MS / 1000} s; does the module wait for something at top level?`)), IMPORT_TIMEOUT_MS);
       worker.postMessage(request);
     });
@@ -58,6 +55,6 @@ export async function importApp(importPath: string, options: ImportOptions): Pro
     return reply;
   } finally {
     clearTimeout(timer);
-    worker.terminate();
+    worker?.terminate();
   }
 }

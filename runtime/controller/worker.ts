@@ -5,14 +5,14 @@
 import * as Comlink from "comlink";
 import type { DeploymentSpec } from "../../sdk/graph.ts";
 import type { ReplicaState } from "../../sdk/status.ts";
-import { workerUrl } from "../platform/index.ts";
+import { startWorker } from "../platform/index.ts";
 import type { Directory } from "../replica/directory.ts";
 import type { ControllerForReplica, ReplicaHost } from "../replica/host.ts";
 import { logger } from "../log/logger.ts";
 import { scraper, withTimeout, SCRAPE_WAIT_MS } from "../metrics/scrape.ts";
 import { switches } from "../metrics/switch.ts";
 
-const ENTRY = workerUrl("runtime/replica/entry.ts");
+const ENTRY = "runtime/replica/entry.ts";
 
 let seq = 0;
 const suffix = Math.random().toString(36).slice(2, 6);
@@ -35,12 +35,11 @@ export class ReplicaWorker {
     controllerApi: ControllerForReplica,
   ) {
     this.id = `${appName}#${spec.name}#${suffix}${(++seq).toString(36)}`;
-    this.#worker = new Worker(ENTRY);
-    this.#worker.addEventListener("error", (ev: Event) => {
-      const e = ev as ErrorEvent;
-      this.#exit(new Error(`replica ${this.id} crashed: ${e.message ?? e.error ?? "unknown error"}`));
+    // A Worker silent as long as a health check may take is as good as dead (where no exit event tells).
+    this.#worker = startWorker(ENTRY, {
+      onDeath: (reason) => this.#exit(new Error(`replica ${this.id} ${reason}`)),
+      heartbeat: { timeoutMs: spec.options.healthCheckTimeoutMs },
     });
-    this.#worker.addEventListener("close", () => this.#exit(new Error(`replica ${this.id} exited`)));
     this.host = Comlink.wrap<ReplicaHost>(this.#worker as unknown as Comlink.Endpoint);
     const { port1, port2 } = new MessageChannel();
     this.#controllerPort = port1;

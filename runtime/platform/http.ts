@@ -1,4 +1,4 @@
-/** The HTTP listener: Bun.serve (through Elysia's Bun adapter in the proxy). */
+/** Bun's HTTP listener: Bun.serve (through Elysia's Bun adapter in the proxy). Its types are the platform's (deno/http.ts implements them too). */
 import { bunWebSocketHandler, type SocketLimits, type Upgrading } from "./websocket.ts";
 
 export interface HttpServer {

@@ -1,4 +1,4 @@
-/** YAML parsing (Bun has it built in; Deno would use a package here). */
+/** Bun's YAML parsing: built in. */
 export function parseYaml(text: string): unknown {
   return Bun.YAML.parse(text);
 }

@@ -6,7 +6,7 @@
  */
 import { errorFromData, errorToData, RequestCancelledError } from "../../sdk/errors.ts";
 import type { Call } from "../../sdk/runtime.ts";
-import { takeTransfer } from "../../sdk/transfer.ts";
+import { takeTransfer, type Transferable } from "../../sdk/transfer.ts";
 import { nextId } from "./ids.ts";
 import { type CancelScope, enter, leave } from "./scope.ts";
 import { isJsonSafe } from "./json.ts";
@@ -64,7 +64,7 @@ export class OutgoingCall implements Call, Routable, Receiver {
     readonly thread: CallerThread,
     readonly router: Router,
     readonly msg: CallMsg,
-    readonly transfer: Bun.Transferable[] | undefined,
+    readonly transfer: Transferable[] | undefined,
     /** The request this call was made from: its cancellation cancels this call. */
     parent: CancelScope | undefined,
   ) {
@@ -82,7 +82,7 @@ export class OutgoingCall implements Call, Routable, Receiver {
     parent: CancelScope | undefined,
     upstream: { call: OutgoingCall; at: number }[],
   ): OutgoingCall {
-    let transfer: Bun.Transferable[] | undefined;
+    let transfer: Transferable[] | undefined;
     for (const a of args) {
       const t = takeTransfer(a);
       if (t) (transfer ??= []).push(...t);

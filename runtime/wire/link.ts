@@ -2,6 +2,7 @@
  * The caller's end of the port to one replica: sends calls, routes each answer to the
  * call waiting for it, counts what is in flight, and fails everything if the replica dies.
  */
+import type { Transferable } from "../../sdk/transfer.ts";
 import { BatchedPort } from "./port.ts";
 import { K, type ToCaller, type ToReplica } from "./protocol.ts";
 import { errorToData } from "../../sdk/errors.ts";
@@ -43,7 +44,7 @@ export class ReplicaLink {
    * Sends a message whose answers go to `receiver`; `json`: it is plain JSON (see json.ts);
    * `coalesce`: it may wait for the event loop's turn to share a message (see port.ts).
    */
-  request(msg: ToReplica, receiver: Receiver, transfer?: Bun.Transferable[], json = false, coalesce = false): void {
+  request(msg: ToReplica, receiver: Receiver, transfer?: Transferable[], json = false, coalesce = false): void {
     // A kept value pulled after its replica died: nothing will answer.
     if (this.#death) return receiver.fail(this.#death);
     this.#receivers.set(msg.id, receiver);

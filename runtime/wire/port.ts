@@ -2,6 +2,7 @@
  * One end of a data-plane MessagePort, with batching: every message posted in the same
  * tick leaves in one postMessage (an array), which is what makes small calls cheap.
  */
+import type { Transferable } from "../../sdk/transfer.ts";
 
 /**
  * A batch leaves as soon as it is this long, without waiting for the end of the tick: the other
@@ -15,9 +16,9 @@ export type Handler<In> = (msg: In) => void;
 
 export class BatchedPort<Out, In> {
   #queue: Out[] = [];
-  #transfer: Bun.Transferable[] = [];
+  #transfer: Transferable[] = [];
   /** Each message's own transfer list, used only when a batch must be split. */
-  #owned = new Map<Out, Bun.Transferable[]>();
+  #owned = new Map<Out, Transferable[]>();
   #soon = false;
   #later = false;
   #closed = false;
@@ -46,7 +47,7 @@ export class BatchedPort<Out, In> {
    * vouches that the message is plain JSON (see json.ts), so the batch may go as one string.
    * `coalesce`: the message may wait for the event loop's turn to leave with others.
    */
-  send(msg: Out, transfer?: Bun.Transferable[], json = false, coalesce = false): void {
+  send(msg: Out, transfer?: Transferable[], json = false, coalesce = false): void {
     if (this.#closed) return;
     this.#queue.push(msg);
     if (!json) this.#allJson = false;
@@ -106,7 +107,7 @@ export class BatchedPort<Out, In> {
     }
   };
 
-  #postAlone(msg: Out, transfer: Bun.Transferable[]): void {
+  #postAlone(msg: Out, transfer: Transferable[]): void {
     try {
       this.port.postMessage([msg], transfer);
     } catch (err) {

@@ -4,6 +4,7 @@
  * before it, and cancel. An HTTP call is one of these too: its first answer is the response
  * head, followed by body chunks when the response streams.
  */
+import type { Transferable } from "../../sdk/transfer.ts";
 import { errorFromData, RequestCancelledError } from "../../sdk/errors.ts";
 import type { StreamCall } from "../../sdk/runtime.ts";
 import { nextId } from "./ids.ts";
@@ -40,7 +41,7 @@ export class OutgoingStream implements StreamCall, Routable, Receiver {
   /** The request this call was made from (cancelling it cancels this call). */
   readonly #scope: CancelScope | undefined;
   /** Buffers to move with the call (an HTTP body). */
-  transfer: Bun.Transferable[] | undefined;
+  transfer: Transferable[] | undefined;
 
   constructor(
     readonly router: Router,

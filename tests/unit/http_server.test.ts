@@ -1,5 +1,5 @@
 import { afterEach, expect, spyOn, test } from "bun:test";
-import { serveHttp, type HttpServer } from "../../runtime/platform/http.ts";
+import { serveHttp, type HttpServer } from "../../runtime/platform/index.ts";
 
 let server: HttpServer | undefined;
 afterEach(async () => {
