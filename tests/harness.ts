@@ -17,6 +17,9 @@ export async function startServe(options: { requestTimeoutMs?: number | null } =
   };
 }
 
+/** Waits `ms` (Bun.sleep, on Deno too: the tests run on both). */
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
 /** Resolves when `check` returns truthy, polling every `everyMs`; fails after `timeoutMs`. */
 export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 5000, everyMs = 20): Promise<T> {
   const end = Date.now() + timeoutMs;
@@ -24,7 +27,7 @@ export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 500
     const v = await check();
     if (v) return v;
     if (Date.now() > end) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await Bun.sleep(everyMs);
+    await sleep(everyMs);
   }
 }
 

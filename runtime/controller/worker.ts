@@ -14,6 +14,9 @@ import { switches } from "../metrics/switch.ts";
 
 const ENTRY = "runtime/replica/entry.ts";
 
+/** A busy machine can starve a healthy Worker's event loop for seconds (a tight healthCheckTimeoutMs is for health checks only). */
+const HEARTBEAT_FLOOR_MS = 10_000;
+
 let seq = 0;
 const suffix = Math.random().toString(36).slice(2, 6);
 
@@ -35,10 +38,11 @@ export class ReplicaWorker {
     controllerApi: ControllerForReplica,
   ) {
     this.id = `${appName}#${spec.name}#${suffix}${(++seq).toString(36)}`;
-    // A Worker silent as long as a health check may take is as good as dead (where no exit event tells).
+    // Where no exit event tells (Deno), a Worker silent as long as a health check may take, and at
+    // least HEARTBEAT_FLOOR_MS, is as good as dead.
     this.#worker = startWorker(ENTRY, {
       onDeath: (reason) => this.#exit(new Error(`replica ${this.id} ${reason}`)),
-      heartbeat: { timeoutMs: spec.options.healthCheckTimeoutMs },
+      heartbeat: { timeoutMs: Math.max(spec.options.healthCheckTimeoutMs, HEARTBEAT_FLOOR_MS) },
     });
     this.host = Comlink.wrap<ReplicaHost>(this.#worker as unknown as Comlink.Endpoint);
     const { port1, port2 } = new MessageChannel();

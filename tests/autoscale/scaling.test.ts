@@ -2,7 +2,7 @@
 // load, starting replicas stopped first, and what serve.status() shows. Delays are short here.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { serve, type AutoscalingConfig, type DeploymentHandle, type DeploymentStatusInfo } from "tsserve";
-import { eventually, startServe, type Served } from "../harness.ts";
+import { eventually, startServe, type Served, sleep } from "../harness.ts";
 import { deployed } from "../fixtures/scope.ts";
 import { Gated, Sleepy } from "../fixtures/autoscale.ts";
 
@@ -77,7 +77,7 @@ describe("autoscaling", () => {
     const decided = settled.autoscaling!.lastDecision;
     // Many times the delays: any wobble would have acted by now.
     for (let i = 0; i < 15; i++) {
-      await Bun.sleep(100);
+      await sleep(100);
       const d = await deployment("steady", "Sleepy");
       expect([d.targetReplicas, d.currentReplicas, d.replicas.length]).toEqual([2, 2, 2]);
       expect(d.autoscaling!.lastDecision).toEqual(decided);

@@ -3,7 +3,7 @@
 // right callers, and reconfigure changes the batch size at run time.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { serve } from "tsserve";
-import { eventually, startServe, type Served } from "../harness.ts";
+import { eventually, startServe, type Served, sleep } from "../harness.ts";
 import { deployed } from "../fixtures/scope.ts";
 import { Batcher } from "../fixtures/batching.ts";
 
@@ -46,7 +46,7 @@ describe("serve.batch through handles", () => {
     await using app = await deployed(Batcher.bind(), { name: "b-cancel" });
     const kept = app.handle.double.remote(1);
     const dropped = app.handle.double.remote(2);
-    await Bun.sleep(50);
+    await sleep(50);
     dropped.cancel();
     expect(((await dropped.catch((e: Error) => e)) as Error).name).toBe("RequestCancelledError");
     expect(await kept).toBe(2);

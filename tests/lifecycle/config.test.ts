@@ -2,7 +2,7 @@
 // after the requests in flight finish, so each request sees one config from start to end.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { serve } from "tsserve";
-import { eventually, startServe, type Served, thrown } from "../harness.ts";
+import { eventually, startServe, type Served, thrown, sleep } from "../harness.ts";
 import { FieldReconfigure, Tagged } from "../fixtures/lifecycle2.ts";
 
 let s: Served;
@@ -63,7 +63,7 @@ describe("reconfigure in place", () => {
     const during: PromiseLike<string[]>[] = [];
     while (!redeployed && during.length < 40) {
       during.push(h.slow.remote(20));
-      await Bun.sleep(25);
+      await sleep(25);
     }
     await redeploy;
     expect(await slow).toEqual(["v1", "v1"]);

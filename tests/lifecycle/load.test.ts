@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { serve } from "tsserve";
-import { eventually, startServe, type Served } from "../harness.ts";
+import { eventually, startServe, type Served, sleep } from "../harness.ts";
 import { loadFlags, sleeperApp, stuckApp, waiterApp } from "../fixtures/load.ts";
 
 let s: Served;
@@ -31,7 +31,7 @@ describe("load, cancellation and timeouts", () => {
     queued.cancel();
     expect(((await queued.catch((e: Error) => e)) as Error).name).toBe("RequestCancelledError");
     await running;
-    await Bun.sleep(20);
+    await sleep(20);
     expect(Atomics.load(flags, 0) - started).toBe(1);
     await serve.delete("cq");
   });
@@ -41,7 +41,7 @@ describe("load, cancellation and timeouts", () => {
     const before = [Atomics.load(flags, 1), Atomics.load(flags, 2)];
     const r = h.remote(5000);
     await eventually(() => Atomics.load(flags, 0) > 0 && Atomics.load(flags, 2) === before[1] && Atomics.load(flags, 0));
-    await Bun.sleep(20);
+    await sleep(20);
     r.cancel();
     expect(((await r.catch((e: Error) => e)) as Error).name).toBe("RequestCancelledError");
     await eventually(() => Atomics.load(flags, 1) > before[0]! && Atomics.load(flags, 2) > before[1]!);

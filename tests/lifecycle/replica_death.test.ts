@@ -54,7 +54,8 @@ describe("a dying replica dies alone", () => {
   test.if(onDeno)("Deno.exit()", () => dies(h, (h) => h.denoExit.remote()));
   test("an uncaught error outside any call", () => dies(h, (h) => h.uncaughtError.remote()));
   test("an unhandled rejection", () => dies(h, (h) => h.unhandledRejection.remote()));
-  // Deno's heartbeat (healthCheckTimeoutMs of silence). On Bun the health checks catch it, more
+  // Deno's heartbeat: 10 s of silence (its floor; healthCheckTimeoutMs is 5 s here), long before three failed
+  // health checks (10 s apart). On Bun the health checks catch it, more
   // slowly (three failures in a row; tests/lifecycle/faults.test.ts).
   test.if(onDeno)("an event loop blocked for good: the heartbeat", () => dies(h, (h) => h.spin.remote()));
 });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { serve, type DeploymentHandle } from "tsserve";
-import { eventually, startServe, type Served } from "../harness.ts";
+import { eventually, startServe, type Served, sleep } from "../harness.ts";
 import { producerApp, relayApp, type Producer, type Relay } from "../fixtures/streaming.ts";
 import { app as streamExample } from "../../examples/stream.ts";
 
@@ -83,7 +83,7 @@ describe("handle streams", () => {
     for (let i = 0; i < 10; i++) await gen.next();
     // Give the producer every chance to run ahead, then check it stopped within the window.
     await eventually(() => Atomics.load(produced, 0) >= 1000, 5000);
-    await Bun.sleep(50);
+    await sleep(50);
     expect(Atomics.load(produced, 0)).toBeLessThanOrEqual(1000 + 10 + 1);
     await gen.return();
   });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { serve } from "tsserve";
-import { eventually, startServe, type Served } from "../harness.ts";
+import { eventually, startServe, type Served, sleep } from "../harness.ts";
 import { fastFlags, httpApp, ingressFlags } from "../fixtures/streaming.ts";
 import { app as tokenApp } from "../../examples/token_streamer.ts";
 
@@ -71,7 +71,7 @@ describe("HTTP streaming", () => {
     await eventually(() => Atomics.load(flags, 1) === 1);
     expect(Atomics.load(flags, 2)).toBe(1);
     const produced = Atomics.load(flags, 0);
-    await Bun.sleep(30);
+    await sleep(30);
     expect(Atomics.load(flags, 0)).toBe(produced);
   });
 
@@ -87,7 +87,7 @@ describe("HTTP streaming", () => {
       let last = -1;
       while (Atomics.load(produced, 0) !== last) {
         last = Atomics.load(produced, 0);
-        await Bun.sleep(100);
+        await sleep(100);
       }
       return last;
     };
@@ -95,7 +95,7 @@ describe("HTTP streaming", () => {
     expect(held).toBeLessThan(50_000);
     // Reading on lets it go on.
     for (let i = 0; i < 200; i++) await reader.read();
-    await Bun.sleep(50);
+    await sleep(50);
     expect(Atomics.load(produced, 0)).toBeGreaterThan(held);
     ac.abort();
   });

@@ -1,4 +1,5 @@
 import { afterEach, expect, test } from "bun:test";
+import { sleep } from "../harness.ts";
 import { type RequestContext, requestScope } from "../../sdk/context.ts";
 import { disposeAllModels, multiplexed, multiplexStats, onModelIdsChanged } from "../../sdk/multiplexed.ts";
 
@@ -38,7 +39,7 @@ test("eviction awaits asyncDispose, Symbol.dispose or dispose() before loading",
   await get("a");
   let bDone = false;
   const b = get("b").then(() => (bDone = true));
-  await Bun.sleep(0);
+  await sleep(0);
   expect(bDone).toBe(false); // still disposing a
   gate.resolve();
   await b;
@@ -64,7 +65,7 @@ test("concurrent calls for one id share a single load, and loads run one at a ti
   const get = multiplexed(async (id: string) => {
     counts[id] = (counts[id] ?? 0) + 1;
     most = Math.max(most, ++running);
-    await Bun.sleep(5);
+    await sleep(5);
     running--;
     return { id };
   });
@@ -145,7 +146,7 @@ test("the ids listener sees held and loading ids across caches, sorted, on chang
 
 test("stats count loads, unloads and load time", async () => {
   const before = multiplexStats();
-  const get = multiplexed(async (id: string) => (await Bun.sleep(2), { id }), { maxNumModelsPerReplica: 1 });
+  const get = multiplexed(async (id: string) => (await sleep(2), { id }), { maxNumModelsPerReplica: 1 });
   await get("a");
   await get("b");
   const after = multiplexStats();
