@@ -12,6 +12,7 @@ export const SKIPPED_ON_DENO: Record<string, string> = {
   "tests/cli/binary.test.ts": "it runs the binary `bun build --compile` makes (Bun's CLI, built through Bun.spawn)",
   "tests/cli/build.test.ts": "it drives `bun cmd/tsserve.ts build` through Bun.spawn (tests/cli/helpers.ts)",
   "tests/cli/instance.test.ts": "it drives `bun cmd/tsserve.ts run/start/deploy/...` through Bun.spawn (tests/cli/helpers.ts)",
+  "tests/cli/deno.test.ts": "it spawns the Deno CLI whichever runtime runs it, and the Bun run (npm test) already does",
 };
 
 function testFiles(dir: string): string[] {
