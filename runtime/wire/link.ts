@@ -61,7 +61,7 @@ export class ReplicaLink {
    * Sends a message that gets no answer of its own (control messages are plain JSON);
    * `coalesce`: see port.ts; `transfer`: buffers that move with it.
    */
-  post(msg: ToReplica, json = true, coalesce = false, transfer?: Bun.Transferable[]): void {
+  post(msg: ToReplica, json = true, coalesce = false, transfer?: Transferable[]): void {
     this.#port.send(msg, transfer, json, coalesce);
   }
 
