@@ -40,11 +40,13 @@ export function serveHttp(options: ServeOptions, fetch: FetchHandler): HttpServe
         return plain(500, "Internal Server Error");
       },
     },
-    async (request: Request, info: { remoteAddr?: { hostname?: string } }) => {
-      const length = Number(request.headers.get("content-length") ?? 0);
-      if (length > options.maxRequestBodySize) return plain(413, "Payload Too Large");
+    (request: Request, info: { remoteAddr?: { hostname?: string } }) => {
+      const length = request.headers.get("content-length");
+      if (length !== null && Number(length) > options.maxRequestBodySize) return plain(413, "Payload Too Large");
       if (info?.remoteAddr?.hostname !== undefined) addresses.set(request, info.remoteAddr.hostname);
-      return (await fetch(request, listener)) ?? plain(500, "Internal Server Error");
+      // An answer made without waiting stays without a promise (the proxy's fast path).
+      const out = fetch(request, listener);
+      return out instanceof Promise ? out.then((r) => r ?? plain(500, "Internal Server Error")) : (out ?? plain(500, "Internal Server Error"));
     },
   );
   const host = options.host.includes(":") ? `[${options.host}]` : options.host;
