@@ -14,6 +14,7 @@ export const SKIPPED_ON_DENO: Record<string, string> = {
   "tests/cli/instance.test.ts": "it drives `bun cmd/tsserve.ts run/start/deploy/...` through Bun.spawn (tests/cli/helpers.ts)",
   "tests/cli/elysia.test.ts": "it runs the Bun-built binary (tests/cli/helpers.ts, Bun.spawn)",
   "tests/cli/errors.test.ts": "it runs the Bun-built binary, and checks Bun's syntax-error and YAML messages",
+  "tests/cli/observability.test.ts": "it runs the Bun-built binary (tests/cli/helpers.ts, Bun.spawn)",
   "tests/cli/init.test.ts": "`tsserve init` writes the declarations the Bun binary carries (Bun.file, bun build)",
   "tests/cli/deno.test.ts": "it spawns the Deno CLI whichever runtime runs it, and the Bun run (npm test) already does",
   "tests/core/elysia.test.ts": "it compares tsserve's answers with plain Elysia on Bun.serve",
