@@ -96,11 +96,15 @@ describe("docs/api.md", () => {
 });
 
 describe("npm install", () => {
-  test("package.json approves bun's install script, so npm 11 installs it without a warning", () => {
+  test("package.json approves every install script the lock file holds (bun, deno), so npm 11 installs them without a warning", () => {
     const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
-    const bun = JSON.parse(readFileSync(join(root, "node_modules/bun/package.json"), "utf8"));
-    // Still needed: bun links its native binary in its postinstall.
-    expect(bun.scripts?.postinstall).toBeString();
-    expect(pkg.allowScripts).toEqual({ bun: true });
+    const lock = JSON.parse(readFileSync(join(root, "package-lock.json"), "utf8"));
+    const withScripts = Object.entries(lock.packages as Record<string, { hasInstallScript?: boolean }>)
+      .filter(([path, p]) => path && p.hasInstallScript)
+      .map(([path]) => path.slice(path.lastIndexOf("node_modules/") + "node_modules/".length))
+      .sort();
+    // Still needed: bun and deno link their native binaries in their postinstall.
+    expect(withScripts).toEqual(["bun", "deno"]);
+    expect(pkg.allowScripts).toEqual(Object.fromEntries(withScripts.map((name) => [name, true])));
   });
 });

@@ -151,6 +151,7 @@ const SCHEDULES = 1000;
 /** Seeds that once failed (the bug named beside each), run every time besides the random ones. */
 const REGRESSIONS = [
   955306378, // a value kept for its short road after its caller had died
+  5733, 989117202, 558690482, // seen failing the same way, with the same fix
 ];
 
 test(`chained calls end right and leave nothing behind in ${only ? "seed " + only : SCHEDULES + " random message orders"}`, async () => {
