@@ -6,6 +6,7 @@ import { eventually, startServe, type Served } from "../harness.ts";
 import { deployed } from "../fixtures/scope.ts";
 import { Racer } from "../fixtures/websockets.ts";
 import { wsUrl } from "./client.ts";
+import { rng } from "../random.ts";
 
 let served: Served;
 beforeAll(async () => {
@@ -13,17 +14,6 @@ beforeAll(async () => {
 });
 afterAll(() => served[Symbol.asyncDispose]());
 
-/** mulberry32, so a failing schedule can be replayed with its seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 test("300 sockets closed by the client, the ingress, or an error, at random moments: no leak", async () => {
   const seed = Number(process.env.WS_RACE_SEED ?? Date.now() % 1e9);

@@ -9,17 +9,8 @@ import { Router } from "../../runtime/router/router.ts";
 import type { Receiver } from "../../runtime/wire/link.ts";
 import { K, type ToCaller, type ToReplica } from "../../runtime/wire/protocol.ts";
 import { type ClientSocket, OutgoingSocket } from "../../runtime/wire/socket.ts";
+import { rng } from "../random.ts";
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function schedule(seed: number): void {
   const random = rng(seed);

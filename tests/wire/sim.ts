@@ -12,18 +12,8 @@ import { Client, targetKey } from "../../runtime/router/client.ts";
 import { type CallerPort, Replica } from "../../runtime/replica/replica.ts";
 import { BatchedPort } from "../../runtime/wire/port.ts";
 import type { ToCaller, ToReplica } from "../../runtime/wire/protocol.ts";
+import { rng } from "../random.ts";
 
-/** mulberry32: small, seeded, good enough to pick schedules. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Event = () => void;
 
