@@ -4,6 +4,7 @@
 import type { Application } from "tsserve";
 import { wsEchoApp, wsSourceApp } from "../apps/websocket.ts";
 import { runBounded } from "../load.ts";
+import { startWorker } from "../floors.ts";
 import type { Row } from "../report.ts";
 import type { BenchCase } from "./index.ts";
 import { withServe } from "./serve.ts";
@@ -53,6 +54,38 @@ async function raw(mode: "echo" | "read", seconds: number): Promise<number> {
   }
 }
 
+/**
+ * The design's floor for the echo: Bun.serve's websocket, each message taking one raw
+ * postMessage hop to a Worker and back before it is sent (what any relay to a replica thread
+ * pays: two thread wake-ups per round trip), as (b) is for HTTP.
+ */
+async function rawWithWorkerHop(seconds: number): Promise<number> {
+  const worker = await startWorker();
+  let socket: import("bun").ServerWebSocket<unknown> | undefined;
+  worker.onmessage = (e) => socket?.send(e.data);
+  const server = Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    fetch(req, srv) {
+      return srv.upgrade(req) ? undefined : new Response("upgrade", { status: 400 });
+    },
+    websocket: {
+      open(ws) {
+        socket = ws;
+      },
+      message(_ws, m) {
+        worker.postMessage(m);
+      },
+    },
+  });
+  try {
+    return await client("echo", `ws://127.0.0.1:${server.port}/`, seconds);
+  } finally {
+    server.stop(true);
+    worker.terminate();
+  }
+}
+
 function viaTsserve(app: Application, mode: "echo" | "read", seconds: number): Promise<number> {
   return withServe(app, (url) => client(mode, url.replace(/^http/, "ws"), seconds));
 }
@@ -62,12 +95,15 @@ export const websockets: BenchCase = {
   async run(ctx) {
     const s = ctx.quick ? 1 : 2;
     const rawEcho = await raw("echo", s);
+    const hopEcho = await rawWithWorkerHop(s);
     const echo = await viaTsserve(wsEchoApp, "echo", s);
     const rawRead = await raw("read", s);
     const read = await viaTsserve(wsSourceApp, "read", s);
     return [
       { name: "websocket: raw Bun.serve echo, 1 socket", value: rawEcho, unit: "round trips/s" },
+      { name: "websocket: raw echo + worker hop", value: hopEcho, unit: "round trips/s", ratioTo: rawEcho },
       { name: "websocket: tsserve echo, 1 socket", value: echo, unit: "round trips/s", ratioTo: rawEcho, target: 0.5 },
+      { name: "websocket: tsserve echo / worker hop", value: echo, unit: "round trips/s", ratioTo: hopEcho },
       { name: "websocket: raw Bun.serve, one way", value: rawRead, unit: "msgs/s" },
       { name: "websocket: tsserve, replica -> client", value: read, unit: "msgs/s", ratioTo: rawRead, target: 0.5 },
     ];
