@@ -19,31 +19,36 @@ async function client(mode: "echo" | "read", url: string, seconds: number): Prom
   return out.count / out.seconds;
 }
 
-/** The floor: Bun.serve's own websocket, echoing, or sending as fast as the socket drains. */
-async function raw(mode: "echo" | "read", seconds: number): Promise<number> {
-  let stop = false;
-  const pump = (ws: import("bun").ServerWebSocket<unknown>) => {
-    while (!stop && ws.readyState === 1) if (ws.send(MESSAGE) === -1) return; // wait for drain
-  };
-  const server = Bun.serve({
+/** A raw Bun.serve websocket listener on a free loopback port, with these handlers. */
+function wsServer(websocket: import("bun").WebSocketHandler<undefined>) {
+  return Bun.serve({
     port: 0,
     hostname: "127.0.0.1",
     fetch(req, srv) {
       return srv.upgrade(req) ? undefined : new Response("upgrade", { status: 400 });
     },
-    websocket: {
-      open(ws) {
-        if (mode === "read") pump(ws);
-      },
-      message(ws, m) {
-        if (mode === "echo") ws.send(m);
-      },
-      drain(ws) {
-        if (mode === "read") pump(ws);
-      },
-      close() {
-        stop = true;
-      },
+    websocket,
+  });
+}
+
+/** The floor: Bun.serve's own websocket, echoing, or sending as fast as the socket drains. */
+async function raw(mode: "echo" | "read", seconds: number): Promise<number> {
+  let stop = false;
+  const pump = (ws: import("bun").ServerWebSocket<undefined>) => {
+    while (!stop && ws.readyState === 1) if (ws.send(MESSAGE) === -1) return; // wait for drain
+  };
+  const server = wsServer({
+    open(ws) {
+      if (mode === "read") pump(ws);
+    },
+    message(ws, m) {
+      if (mode === "echo") ws.send(m);
+    },
+    drain(ws) {
+      if (mode === "read") pump(ws);
+    },
+    close() {
+      stop = true;
     },
   });
   try {
@@ -61,21 +66,14 @@ async function raw(mode: "echo" | "read", seconds: number): Promise<number> {
  */
 async function rawWithWorkerHop(seconds: number): Promise<number> {
   const worker = await startWorker();
-  let socket: import("bun").ServerWebSocket<unknown> | undefined;
+  let socket: import("bun").ServerWebSocket<undefined> | undefined;
   worker.onmessage = (e) => socket?.send(e.data);
-  const server = Bun.serve({
-    port: 0,
-    hostname: "127.0.0.1",
-    fetch(req, srv) {
-      return srv.upgrade(req) ? undefined : new Response("upgrade", { status: 400 });
+  const server = wsServer({
+    open(ws) {
+      socket = ws;
     },
-    websocket: {
-      open(ws) {
-        socket = ws;
-      },
-      message(_ws, m) {
-        worker.postMessage(m);
-      },
+    message(_ws, m) {
+      worker.postMessage(m);
     },
   });
   try {
