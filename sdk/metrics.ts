@@ -113,6 +113,28 @@ function checkValue(metric: string, v: number | undefined): number {
   return v;
 }
 
+/** A counter or a gauge: one number per label set, summed across replicas. */
+abstract class ValueMetric extends UserMetric {
+  readonly #series = new Map<string, { labels: Labels; value: number }>();
+
+  /** Adds `v` to the series of `labels` (or sets it, `replace`). */
+  protected add(labels: LabelValues | undefined, v: number, replace: boolean): void {
+    const { key, labels: l } = this.key(labels);
+    const s = this.#series.get(key);
+    if (s) s.value = replace ? v : s.value + v;
+    else this.#series.set(key, { labels: l, value: v });
+  }
+
+  reset(): void {
+    this.#series.clear();
+  }
+
+  figure(extra?: Labels): Figure {
+    const values: FigureValue[] = [...this.#series.values()].map((s) => ({ labels: extra ? { ...s.labels, ...extra } : s.labels, value: s.value }));
+    return { name: this.name, help: this.help, type: this.type, values, aggregator: "sum" };
+  }
+}
+
 /**
  * A counter: `inc(labels?, value?)`.
  *
@@ -120,9 +142,7 @@ function checkValue(metric: string, v: number | undefined): number {
  * const hits = new serve.metrics.Counter({ name: "cache_hits_total", help: "Cache hits", labelNames: ["kind"] });
  * hits.inc({ kind: "model" });
  */
-export class Counter extends UserMetric {
-  readonly #series = new Map<string, { labels: Labels; value: number }>();
-
+export class Counter extends ValueMetric {
   constructor(options: MetricOptions) {
     const found = UserMetric.existing("counter", options);
     super("counter", options);
@@ -134,19 +154,7 @@ export class Counter extends UserMetric {
     const a = args(labels, value, 1);
     const v = checkValue(this.name, a.value);
     if (v < 0) throw new TypeError(`metric "${this.name}": a counter cannot go down (inc(${v}))`);
-    const { key, labels: l } = this.key(a.labels);
-    const s = this.#series.get(key);
-    if (s) s.value += v;
-    else this.#series.set(key, { labels: l, value: v });
-  }
-
-  reset(): void {
-    this.#series.clear();
-  }
-
-  figure(extra?: Labels): Figure {
-    const values: FigureValue[] = [...this.#series.values()].map((s) => ({ labels: extra ? { ...s.labels, ...extra } : s.labels, value: s.value }));
-    return { name: this.name, help: this.help, type: "counter", values, aggregator: "sum" };
+    this.add(a.labels, v, false);
   }
 }
 
@@ -157,9 +165,7 @@ export class Counter extends UserMetric {
  * const depth = new serve.metrics.Gauge({ name: "work_queue_depth", help: "Items waiting" });
  * depth.set(3);
  */
-export class Gauge extends UserMetric {
-  readonly #series = new Map<string, { labels: Labels; value: number }>();
-
+export class Gauge extends ValueMetric {
   constructor(options: MetricOptions) {
     const found = UserMetric.existing("gauge", options);
     super("gauge", options);
@@ -167,35 +173,19 @@ export class Gauge extends UserMetric {
     this.register();
   }
 
-  #add(labels: LabelValues | undefined, v: number, replace: boolean): void {
-    const { key, labels: l } = this.key(labels);
-    const s = this.#series.get(key);
-    if (s) s.value = replace ? v : s.value + v;
-    else this.#series.set(key, { labels: l, value: v });
-  }
-
   set(labels: LabelValues | number, value?: number): void {
     const a = args(labels, value, undefined);
-    this.#add(a.labels, checkValue(this.name, a.value), true);
+    this.add(a.labels, checkValue(this.name, a.value), true);
   }
 
   inc(labels?: LabelValues | number, value?: number): void {
     const a = args(labels, value, 1);
-    this.#add(a.labels, checkValue(this.name, a.value), false);
+    this.add(a.labels, checkValue(this.name, a.value), false);
   }
 
   dec(labels?: LabelValues | number, value?: number): void {
     const a = args(labels, value, 1);
-    this.#add(a.labels, -checkValue(this.name, a.value), false);
-  }
-
-  reset(): void {
-    this.#series.clear();
-  }
-
-  figure(extra?: Labels): Figure {
-    const values: FigureValue[] = [...this.#series.values()].map((s) => ({ labels: extra ? { ...s.labels, ...extra } : s.labels, value: s.value }));
-    return { name: this.name, help: this.help, type: "gauge", values, aggregator: "sum" };
+    this.add(a.labels, -checkValue(this.name, a.value), false);
   }
 }
 
