@@ -9,6 +9,7 @@ import type { HttpServer } from "../runtime/platform/index.ts";
 import { CliError, err, out } from "./output.ts";
 import { logger } from "../runtime/log/logger.ts";
 import { Progress, whileRunning } from "./progress.ts";
+import { type ClusterOptions, startHead } from "../runtime/cluster/index.ts";
 
 export interface InstanceOptions {
   http: HttpConfig;
@@ -16,10 +17,13 @@ export interface InstanceOptions {
   admin: AdminConfig;
   /** The config's `logging:`, with `--log-format` over it. */
   logging?: LoggingSettings;
+  /** `--head --cluster URL`: this instance is a cluster's head. */
+  cluster?: ClusterOptions;
 }
 
 export class Instance {
   #stopping: Promise<never> | undefined;
+  #head: { close(): Promise<void> } | undefined;
 
   private constructor(
     readonly httpUrl: string,
@@ -47,6 +51,15 @@ export class Instance {
       throw new CliError((e as Error).message.replace("serve.start({ http: { port } })", "--port").replace("serve.start({ http: { host } })", "--host"));
     }
     const runtime = mainRuntime();
+    let head: Awaited<ReturnType<typeof startHead>> | undefined;
+    if (options.cluster) {
+      try {
+        head = await startHead(options.cluster, runtime, httpUrl);
+      } catch (e) {
+        await serve.shutdown();
+        throw new CliError((e as Error).message);
+      }
+    }
     const applier = new ConfigApplier(runtime.controller);
     const adminAt = { ...DEFAULT_ADMIN, ...options.admin };
     let admin: HttpServer | undefined;
@@ -79,6 +92,7 @@ export class Instance {
       throw new CliError((e as Error).message);
     }
     instance = new Instance(httpUrl, applier, admin, tokenFile, admin ? dashboardLink(admin.url, token.token) : undefined);
+    instance.#head = head;
     let firstSignalAt = 0;
     for (const signal of ["SIGINT", "SIGTERM"] as const) {
       process.on(signal, () => {
@@ -106,6 +120,7 @@ export class Instance {
         code ||= 1;
       }
       this.applier.clear();
+      await this.#head?.close();
       await this.admin?.stop();
       logger.flush();
       out("Stopped.");

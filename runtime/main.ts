@@ -6,8 +6,10 @@ import { ServeError } from "../sdk/errors.ts";
 import type { Application } from "../sdk/deployment.ts";
 import { buildAppSpec } from "../sdk/graph.ts";
 import { installRuntime, type LoggingSettings, type Call, type CallOptions, type HandleTarget, type Runtime, type RunOptions, type StartOptions, type StreamCall } from "../sdk/runtime.ts";
-import type { ServeStatus } from "../sdk/status.ts";
-import { Controller } from "./controller/controller.ts";
+import type { NodeStatusInfo, ServeStatus } from "../sdk/status.ts";
+import { type CallerThread, Controller } from "./controller/controller.ts";
+import type { Route } from "./proxy/routes.ts";
+import type { RouteSource } from "./router/client.ts";
 import { listenError, registerBuiltins, serveHttp, type HttpServer } from "./platform/index.ts";
 import { DEFAULT_MAX_BODY, Proxy, proxyFetch, WebSockets } from "./proxy/index.ts";
 import { resolveTarget } from "./replica/directory.ts";
@@ -22,23 +24,41 @@ export const DEFAULT_HTTP = { host: "127.0.0.1", port: 8000 };
 /** The largest WebSocket message a client may send unless `http.maxWebSocketMessageBytes` says otherwise. */
 export const DEFAULT_MAX_WEBSOCKET_MESSAGE = 16 * 1024 * 1024;
 
+/** A cluster's worker node: its main thread's name, and the head it asks for routes (cluster/worker_node.ts). */
+export interface WorkerNodeMain {
+  name: string;
+  routes: RouteSource;
+}
+
+/** The routes the proxy serves, and the applications that failed to deploy (their requests get 503). */
+export interface RouteSet {
+  routes: Route[];
+  failed: string[];
+}
+
 export class MainRuntime implements Runtime {
   readonly client: Client;
   readonly controller: Controller;
+  /** This thread as the controller drives it (a cluster's node agent drives it too). */
+  readonly mainThread: CallerThread;
+  /** On a worker node: the head's routes, as last broadcast. */
+  #clusterRoutes: RouteSet | undefined;
+  /** On a cluster's head: the nodes, for status. */
+  cluster: { nodes(): Record<string, NodeStatusInfo> } | undefined;
   #proxy: Proxy | undefined;
   #websockets: WebSockets | undefined;
   #server: HttpServer | undefined;
   #starting: Promise<{ httpUrl: string }> | undefined;
 
-  constructor() {
-    this.client = new Client("main", {
+  constructor(node?: WorkerNodeMain) {
+    this.client = new Client(node?.name ?? "main", node?.routes ?? {
       subscribe: (t) => queueMicrotask(() => this.controller.subscribe("main", t.appName, t.deploymentName)),
       connect: (id) => queueMicrotask(() => this.controller.connect("main", id)),
       demand: () => queueMicrotask(() => this.controller.demandArrived()),
     });
     const client = this.client;
-    this.controller = new Controller({
-      addLink: (id, port) => client.addLink(id, port),
+    this.mainThread = {
+      addLink: (id, port, remote) => client.addLink(id, port, remote),
       setReplicas: (key, ids, limits) => client.setReplicas(key, ids, limits),
       unavailable: (key, message, name) => {
         const err = new ServeError(message);
@@ -53,7 +73,8 @@ export class MainRuntime implements Runtime {
       setDirectory: () => {},
       setModels: (id, ids) => client.setModels(id, ids),
       queued: (key) => client.queuedFor(key),
-    });
+    };
+    this.controller = new Controller(this.mainThread);
     this.controller.onRoutesChanged = () => this.#updateRoutes();
     watchMainThread(this.controller, this.client, () => this.#websockets?.counts() ?? []);
   }
@@ -77,7 +98,7 @@ export class MainRuntime implements Runtime {
       throw new TypeError(`http.maxWebSocketMessageBytes must be an integer >= 1 (bytes), got ${maxMessageBytes}`);
     }
     this.#proxy = new Proxy(this.client, { maxBodyBytes: DEFAULT_MAX_BODY, requestTimeoutMs: timeout }, (name) =>
-      this.controller.apps.get(name)?.status === "DEPLOY_FAILED" ? "failed" : "ok",
+      (this.#clusterRoutes?.failed.includes(name) ?? this.controller.apps.get(name)?.status === "DEPLOY_FAILED") ? "failed" : "ok",
     );
     this.#websockets = new WebSockets(this.client, this.#proxy);
     try {
@@ -121,7 +142,9 @@ export class MainRuntime implements Runtime {
   async status(): Promise<ServeStatus> {
     const applications = await this.controller.status();
     for (const [name, app] of Object.entries(applications)) app.numOngoingWebsockets = this.#websockets?.count(name) ?? 0;
-    return { proxy: { url: this.#server?.url ?? null, status: this.#server ? "HEALTHY" : "NOT_STARTED" }, applications };
+    const status: ServeStatus = { proxy: { url: this.#server?.url ?? null, status: this.#server ? "HEALTHY" : "NOT_STARTED" }, applications };
+    if (this.cluster) status.nodes = this.cluster.nodes();
+    return status;
   }
 
   /** Every thread's metrics, merged (what GET /metrics answers). */
@@ -157,21 +180,34 @@ export class MainRuntime implements Runtime {
     return this.#websockets;
   }
 
-  #updateRoutes(): void {
-    if (!this.#proxy) return;
-    const routes = [];
+  /** The routes of this instance's applications (a cluster's head sends them to every node). */
+  routes(): RouteSet {
+    const routes: Route[] = [];
+    const failed: string[] = [];
     for (const [name, app] of this.controller.apps) {
+      if (app.status === "DEPLOY_FAILED") failed.push(name);
       if (app.spec.routePrefix === null || app.status === "DELETING") continue;
       const accessLog = app.spec.deployments.find((d) => d.name === app.spec.ingress)?.options.loggingConfig?.enableAccessLog;
       routes.push({ prefix: app.spec.routePrefix, appName: name, deploymentName: app.spec.ingress, ...(accessLog !== undefined && { accessLog }) });
     }
-    this.#proxy.routes.set(routes);
+    return { routes, failed };
+  }
+
+  /** A worker node serves the head's routes. */
+  setClusterRoutes(set: RouteSet): void {
+    this.#clusterRoutes = set;
+    this.#updateRoutes();
+  }
+
+  #updateRoutes(): void {
+    this.#proxy?.routes.set((this.#clusterRoutes ?? this.routes()).routes);
   }
 }
 
 let current: MainRuntime | undefined;
 
-/** The main thread's runtime (a fresh one after shutdown). */
-export function mainRuntime(): MainRuntime {
-  return (current ??= new MainRuntime());
+/** The main thread's runtime (a fresh one after shutdown); `node`: made as a cluster's worker node. */
+export function mainRuntime(node?: WorkerNodeMain): MainRuntime {
+  if (node && current) throw new ServeError("a worker node's runtime must be made before anything else starts serve");
+  return (current ??= new MainRuntime(node));
 }

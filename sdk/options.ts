@@ -41,6 +41,8 @@ export interface DeploymentOptions {
   gracefulShutdownTimeoutMs?: number;
   /** `{ logLevel, enableAccessLog }`, changeable in place. */
   loggingConfig?: LoggingConfig;
+  /** In a cluster, at most this many of the deployment's replicas on one node (default: no limit). */
+  maxReplicasPerNode?: number;
 }
 
 /** Options with every default filled in, as the runtime uses them. */
@@ -55,6 +57,7 @@ export interface ResolvedOptions {
   gracefulShutdownWaitLoopMs: number;
   gracefulShutdownTimeoutMs: number;
   loggingConfig?: LoggingConfig;
+  maxReplicasPerNode?: number;
 }
 
 export const DEFAULT_OPTIONS: ResolvedOptions = {
@@ -80,6 +83,7 @@ export const OPTION_NAMES: ReadonlySet<string> = new Set<string>([
   "gracefulShutdownWaitLoopMs",
   "gracefulShutdownTimeoutMs",
   "loggingConfig",
+  "maxReplicasPerNode",
 ]);
 
 const AUTOSCALING_NAMES = new Set<string>([
@@ -142,6 +146,9 @@ export function validateOptions(options: DeploymentOptions): void {
   }
   if (o.maxQueuedRequests !== undefined && !(isInt(o.maxQueuedRequests) && (o.maxQueuedRequests >= 1 || o.maxQueuedRequests === -1))) {
     fail("maxQueuedRequests", "an integer >= 1, or -1 for no limit", o.maxQueuedRequests);
+  }
+  if (o.maxReplicasPerNode !== undefined && !(isInt(o.maxReplicasPerNode) && o.maxReplicasPerNode >= 1)) {
+    fail("maxReplicasPerNode", "an integer >= 1", o.maxReplicasPerNode);
   }
   if (o.userConfig !== undefined) checkJson("userConfig", o.userConfig);
   for (const key of ["healthCheckPeriodMs", "healthCheckTimeoutMs", "gracefulShutdownWaitLoopMs", "gracefulShutdownTimeoutMs"]) {

@@ -7,6 +7,8 @@ export type ReplicaState = "STARTING" | "UPDATING" | "RECOVERING" | "RUNNING" | 
 export interface ReplicaStatusInfo {
   replicaId: string;
   state: ReplicaState;
+  /** The node it runs on, when the instance spans several (a cluster). */
+  node?: string;
   /** Multiplexed model ids held or loading. */
   multiplexedModelIds: string[];
   /** Multiplexed model loads and unloads so far, and the time spent loading (ms). */
@@ -60,7 +62,20 @@ export interface ApplicationStatusInfo {
   numOngoingWebsockets?: number;
 }
 
+/** A node of a cluster: `DEAD` once it has not been heard from for 5 s. */
+export interface NodeStatusInfo {
+  status: "ALIVE" | "DEAD";
+  /** Replicas it runs. */
+  replicas: number;
+  /** Its HTTP proxy. */
+  httpUrl: string | null;
+  /** Whether it is the head (controller and admin API). */
+  head: boolean;
+}
+
 export interface ServeStatus {
   proxy: { url: string | null; status: "HEALTHY" | "UNHEALTHY" | "NOT_STARTED" };
   applications: Record<string, ApplicationStatusInfo>;
+  /** Present when the instance spans several nodes (`tsserve start --cluster`). */
+  nodes?: Record<string, NodeStatusInfo>;
 }

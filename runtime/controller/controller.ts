@@ -7,16 +7,18 @@ import { DeploymentUnavailableError, ServeError } from "../../sdk/errors.ts";
 import type { AppSpec } from "../../sdk/graph.ts";
 import type { ApplicationStatus, ServeStatus } from "../../sdk/status.ts";
 import type { RouterLimits } from "../router/router.ts";
+import type { PortLike } from "../wire/port.ts";
 import type { Directory } from "../replica/directory.ts";
 import type { ControllerForReplica } from "../replica/host.ts";
 import { DeploymentState, type ReplicaStats } from "./deployment.ts";
-import { ReplicaWorker } from "./worker.ts";
+import { type ManagedReplica, ReplicaWorker } from "./worker.ts";
 import { logger } from "../log/logger.ts";
 import { scraper } from "../metrics/scrape.ts";
 
 /** A thread that calls replicas: the main thread, or a replica holding handles. */
 export interface CallerThread {
-  addLink(replicaId: string, port: MessagePort): void;
+  /** `remote`: the port is bridged to another node (routers prefer replicas on their own node). */
+  addLink(replicaId: string, port: PortLike, remote?: boolean): void;
   /** Resolves once the thread routes by the new set. */
   setReplicas(key: string, ids: string[], limits: RouterLimits): void | Promise<void>;
   unavailable(key: string, message: string, name: string): void;
@@ -25,6 +27,23 @@ export interface CallerThread {
   setModels(replicaId: string, ids: string[]): void;
   /** Requests it has queued for deployment `key` (the autoscaling metric). */
   queued(key: string): number | Promise<number>;
+  /** It runs on another node: it hears of replicas that die from the cluster's broadcast, not one by one. */
+  remote?: boolean;
+}
+
+/**
+ * What a cluster head (cluster/head.ts) adds to the controller: where replicas run, and ports
+ * between threads and replicas on different nodes. Without one, everything is in this process.
+ */
+export interface ClusterHooks {
+  /** A replica of `d` on another node, or undefined to start it in this process. */
+  place(d: DeploymentState, api: ControllerForReplica): ManagedReplica | undefined;
+  /** A replica was made in this process. */
+  placedHere(r: ManagedReplica): void;
+  /** Connects `thread` to `replicaId` when either is on another node; false when both are here. */
+  connect(thread: string, replicaId: string): boolean;
+  /** `id` (a replica, or a node's proxy thread) is gone: every other node hears of it. */
+  gone(id: string, message: string): void;
 }
 
 /** How often autoscaled deployments are measured; no timer runs while none is autoscaled. */
@@ -46,12 +65,28 @@ export class Controller {
   readonly #threads = new Map<string, CallerThread>();
   readonly #subscribers = new Map<string, Set<string>>();
   readonly #connected = new Set<string>();
-  readonly #replicas = new Map<string, ReplicaWorker>();
+  readonly #replicas = new Map<string, ManagedReplica>();
   /** Called when routes change (the proxy rebuilds its table). */
   onRoutesChanged: () => void = () => {};
+  /** Set by a cluster head before anything is deployed. */
+  cluster: ClusterHooks | undefined;
 
   constructor(main: CallerThread) {
     this.#threads.set("main", main);
+  }
+
+  /** A caller thread of another node (its proxy) joins. */
+  addThread(name: string, thread: CallerThread): void {
+    this.#threads.set(name, thread);
+  }
+
+  /** A thread of another node is gone (its node died): its routes, ports and calls are dropped everywhere. */
+  removeThread(name: string, message: string): void {
+    if (!this.#threads.delete(name)) return;
+    this.#dropPairs(name);
+    for (const subs of this.#subscribers.values()) subs.delete(name);
+    for (const t of this.#threads.values()) if (!t.remote) t.replicaDied(name, message);
+    this.cluster?.gone(name, message);
   }
 
   /** Deploys (or redeploys) an application; resolves when every replica runs. */
@@ -205,6 +240,7 @@ export class Controller {
     const t = this.#threads.get(thread);
     if (!r || !t || !r.alive) return void t?.replicaDied(replicaId, `replica ${replicaId} is not running`);
     this.#connected.add(pair);
+    if (this.cluster?.connect(thread, replicaId)) return;
     const { port1, port2 } = new MessageChannel();
     void r.host.accept(Comlink.transfer(port2, [port2]), thread);
     t.addLink(replicaId, port1);
@@ -304,12 +340,12 @@ export class Controller {
 
   readonly #events = {
     changed: (d: DeploymentState) => (this.#live.get(d.key) === d ? this.#publish(d) : undefined),
-    died: (_d: DeploymentState, r: ReplicaWorker, err: Error) => this.#forgetReplica(r, err.message),
-    create: (d: DeploymentState): ReplicaWorker => this.#createReplica(d),
+    died: (_d: DeploymentState, r: ManagedReplica, err: Error) => this.#forgetReplica(r, err.message),
+    create: (d: DeploymentState): ManagedReplica => this.#createReplica(d),
     directory: () => this.directory(),
   };
 
-  #createReplica(d: DeploymentState): ReplicaWorker {
+  #createReplica(d: DeploymentState): ManagedReplica {
     // The replica's own requests to the controller, bound to its name.
     let id = "";
     const api: ControllerForReplica = {
@@ -324,11 +360,16 @@ export class Controller {
         for (const thread of this.#subscribers.get(d.key) ?? []) this.#threads.get(thread)?.setModels(r.id, ids);
       },
     };
-    const r = new ReplicaWorker(d.appName, d.spec, api);
+    const remote = this.cluster?.place(d, api);
+    const r: ManagedReplica = remote ?? new ReplicaWorker(d.appName, d.spec, api);
+    if (!remote) this.cluster?.placedHere(r);
     id = r.id;
     this.#replicas.set(r.id, r);
     this.#threads.set(r.id, {
-      addLink: (replicaId, port) => void r.host.addLink(replicaId, Comlink.transfer(port, [port])),
+      // A replica elsewhere gets its ports from its node, and news of deaths from the cluster's broadcast.
+      ...(remote && { remote: true }),
+      // Only real MessagePorts reach a Worker (the bridge's own ports stay on the main thread).
+      addLink: (replicaId, port) => void r.host.addLink(replicaId, Comlink.transfer(port as MessagePort, [port as MessagePort])),
       setReplicas: (key, ids, limits) => (r.alive ? r.host.setReplicas(key, ids, limits) : undefined),
       unavailable: (key, message, name) => void r.host.unavailable(key, message, name),
       replicaDied: (replicaId, message) => void r.host.replicaDied(replicaId, message),
@@ -345,15 +386,26 @@ export class Controller {
   }
 
   /** A replica is gone: every thread drops its port to it, and it stops being a caller. */
-  #forgetReplica(r: ReplicaWorker, message: string): void {
+  #forgetReplica(r: ManagedReplica, message: string): void {
     if (!this.#replicas.delete(r.id)) return;
     this.#threads.delete(r.id);
+    this.#dropPairs(r.id);
+    for (const subs of this.#subscribers.values()) subs.delete(r.id);
+    for (const t of this.#threads.values()) if (!t.remote) t.replicaDied(r.id, message);
+    this.cluster?.gone(r.id, message);
+  }
+
+  /** Forgets every port to and from `id`. */
+  #dropPairs(id: string): void {
     for (const pair of [...this.#connected]) {
       const [from, to] = pair.split(">");
-      if (to === r.id || from === r.id) this.#connected.delete(pair);
+      if (to === id || from === id) this.#connected.delete(pair);
     }
-    for (const subs of this.#subscribers.values()) subs.delete(r.id);
-    for (const t of this.#threads.values()) t.replicaDied(r.id, message);
+  }
+
+  /** The replica with id `id`, wherever it runs. */
+  replica(id: string): ManagedReplica | undefined {
+    return this.#replicas.get(id);
   }
 
   /** Tells every replica its deployment's log level (its loggingConfig's, else the instance's), after either changed. */
@@ -367,7 +419,7 @@ export class Controller {
   }
 
   /** Every replica the controller holds (metrics scrapes ask each). */
-  replicaWorkers(): Iterable<ReplicaWorker> {
+  replicaWorkers(): Iterable<ManagedReplica> {
     return this.#replicas.values();
   }
 

@@ -7,7 +7,7 @@ import type { DeploymentSpec } from "../../sdk/graph.ts";
 import type { DeploymentStatus, DeploymentStatusInfo, ReplicaState, ReplicaStatusInfo } from "../../sdk/status.ts";
 import type { RouterLimits } from "../router/router.ts";
 import { Autoscaler, pickToStop } from "./autoscaler.ts";
-import { ReplicaWorker } from "./worker.ts";
+import type { ManagedReplica } from "./worker.ts";
 import { startErrorSummary } from "./start-error.ts";
 import { logger } from "../log/logger.ts";
 import { replicaStarted } from "../metrics/main.ts";
@@ -33,14 +33,14 @@ export interface DeploymentEvents {
   /** The set of running replicas changed (route it); resolves once every caller routes by it. */
   changed(d: DeploymentState): void | Promise<unknown>;
   /** A replica died unexpectedly (fail what it had in flight). */
-  died(d: DeploymentState, r: ReplicaWorker, err: Error): void;
+  died(d: DeploymentState, r: ManagedReplica, err: Error): void;
   /** Make a replica (the controller wires its Worker to the rest). */
-  create(d: DeploymentState): ReplicaWorker;
+  create(d: DeploymentState): ManagedReplica;
   directory(): import("../replica/directory.ts").Directory;
 }
 
 export class DeploymentState {
-  replicas: ReplicaWorker[] = [];
+  replicas: ManagedReplica[] = [];
   status: DeploymentStatus = "UPDATING";
   message = "";
   /** Set when `numReplicas` is "auto": it owns the target. */
@@ -50,7 +50,7 @@ export class DeploymentState {
   #busy = 0;
   #retryAt = 0;
   /** Replicas still starting, and how to abandon each (a scale-down, or stop). */
-  readonly #cancelStart = new Map<ReplicaWorker, () => void>();
+  readonly #cancelStart = new Map<ManagedReplica, () => void>();
 
   constructor(
     readonly appName: string,
@@ -93,11 +93,11 @@ export class DeploymentState {
   }
 
   /** Replicas not stopping: running, or starting. */
-  #live(): ReplicaWorker[] {
+  #live(): ManagedReplica[] {
     return this.replicas.filter((r) => r.state !== "STOPPING");
   }
 
-  running(): ReplicaWorker[] {
+  running(): ManagedReplica[] {
     return this.replicas.filter((r) => r.state === "RUNNING");
   }
 
@@ -197,7 +197,7 @@ export class DeploymentState {
   }
 
   /** One health check: `checkHealth()` within `healthCheckTimeoutMs`. */
-  async #check(r: ReplicaWorker): Promise<void> {
+  async #check(r: ManagedReplica): Promise<void> {
     const ms = this.spec.options.healthCheckTimeoutMs;
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
@@ -211,7 +211,7 @@ export class DeploymentState {
   }
 
   #healthTimer: ReturnType<typeof setInterval> | undefined;
-  #failures = new Map<ReplicaWorker, number>();
+  #failures = new Map<ManagedReplica, number>();
 
   /** Checks every running replica each `healthCheckPeriodMs`; 3 failures in a row replace it. */
   watchHealth(): void {
@@ -247,7 +247,7 @@ export class DeploymentState {
   }
 
   /** A running replica died: tell callers, then start a replacement. */
-  #lost(r: ReplicaWorker, err: Error): void {
+  #lost(r: ManagedReplica, err: Error): void {
     logger.warn(`replica died: ${err.message}${this.#stopped ? "" : "; starting a replacement"}`, this.#where(r));
     this.#remove(r);
     this.events.died(this, r, err);
@@ -274,15 +274,15 @@ export class DeploymentState {
   }
 
   /** A replica's fields in log records. */
-  #where(r: ReplicaWorker): { application: string; deployment: string; replica: string } {
+  #where(r: ManagedReplica): { application: string; deployment: string; replica: string } {
     return { application: this.appName, deployment: this.spec.name, replica: r.id };
   }
 
-  #remove(r: ReplicaWorker): void {
+  #remove(r: ManagedReplica): void {
     this.replicas = this.replicas.filter((x) => x !== r);
   }
 
-  async #stopOne(r: ReplicaWorker): Promise<void> {
+  async #stopOne(r: ManagedReplica): Promise<void> {
     const cancel = this.#cancelStart.get(r);
     r.state = "STOPPING";
     if (cancel) {
@@ -318,7 +318,7 @@ export class DeploymentState {
     const replicaStates: Partial<Record<ReplicaState, number>> = {};
     for (const r of this.replicas) replicaStates[r.state] = (replicaStates[r.state] ?? 0) + 1;
     const replicas = this.replicas.map((r): ReplicaStatusInfo => {
-      const row: ReplicaStatusInfo = { replicaId: r.id, state: r.state, multiplexedModelIds: [...r.models] };
+      const row: ReplicaStatusInfo = { replicaId: r.id, state: r.state, multiplexedModelIds: [...r.models], ...(r.node !== undefined && { node: r.node }) };
       const s = stats.get(r.id);
       if (s) Object.assign(row, { modelLoads: s.loads, modelUnloads: s.unloads, modelLoadMsTotal: s.loadMsTotal, ongoingRequests: s.ongoing, oldestRequestMs: Math.round(s.oldestMs) });
       return row;

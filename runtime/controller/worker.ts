@@ -20,8 +20,30 @@ const HEARTBEAT_FLOOR_MS = 10_000;
 let seq = 0;
 const suffix = Math.random().toString(36).slice(2, 6);
 
-export class ReplicaWorker {
+/** A fresh replica id, unique across processes (its suffix is random per process). */
+export const newReplicaId = (appName: string, deploymentName: string): string => `${appName}#${deploymentName}#${suffix}${(++seq).toString(36)}`;
+
+/** A replica as the controller drives it: in a Worker of this process, or on another node (cluster/remote_replica.ts). */
+export interface ManagedReplica {
   readonly id: string;
+  readonly appName: string;
+  readonly spec: DeploymentSpec;
+  state: ReplicaState;
+  models: string[];
+  /** The node it runs on, in a cluster. */
+  node?: string;
+  readonly host: Comlink.Remote<ReplicaHost>;
+  readonly alive: boolean;
+  start(directory: Directory): Promise<void>;
+  onExit(listener: (err: Error) => void): void;
+  stop(timeoutMs: number): Promise<void>;
+  kill(): void;
+  onKilled: (() => void) | undefined;
+}
+
+export class ReplicaWorker implements ManagedReplica {
+  readonly id: string;
+  node?: string;
   state: ReplicaState = "STARTING";
   /** Multiplexed model ids it holds or is loading, as it last reported. */
   models: string[] = [];
@@ -36,8 +58,10 @@ export class ReplicaWorker {
     readonly appName: string,
     readonly spec: DeploymentSpec,
     controllerApi: ControllerForReplica,
+    /** Given by the head when it places the replica on this node. */
+    id = newReplicaId(appName, spec.name),
   ) {
-    this.id = `${appName}#${spec.name}#${suffix}${(++seq).toString(36)}`;
+    this.id = id;
     // Where no exit event tells (Deno), a Worker silent as long as a health check may take, and at
     // least HEARTBEAT_FLOOR_MS, is as good as dead.
     this.#worker = startWorker(ENTRY, {

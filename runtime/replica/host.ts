@@ -123,8 +123,8 @@ export class ReplicaHost {
     this.#client?.setModels(replicaId, ids);
   }
 
-  addLink(replicaId: string, port: MessagePort): void {
-    this.#client?.addLink(replicaId, port);
+  addLink(replicaId: string, port: MessagePort, remote = false): void {
+    this.#client?.addLink(replicaId, port, remote);
   }
 
   setReplicas(key: string, ids: string[], limits: RouterLimits): void {

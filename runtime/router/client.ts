@@ -12,6 +12,7 @@ import { OutgoingCall } from "../wire/call.ts";
 import { ReplicaLink } from "../wire/link.ts";
 import { type CallContext, type CallMsg, type HttpRequestData, K } from "../wire/protocol.ts";
 import { OutgoingStream } from "../wire/stream.ts";
+import type { PortLike } from "../wire/port.ts";
 import { scopeOf } from "../wire/scope.ts";
 import { Router, type RouterLimits } from "./router.ts";
 import { handleCalled } from "../metrics/caller.ts";
@@ -61,9 +62,10 @@ export class Client {
   ) {}
 
   /** A port to replica `replicaId` (given by the controller). */
-  addLink(replicaId: string, port: MessagePort): void {
+  addLink(replicaId: string, port: PortLike, remote = false): void {
     this.#links.get(replicaId)?.die(new ReplicaDiedError(`replica ${replicaId} was reconnected`));
     const link = new ReplicaLink(replicaId, port);
+    link.remote = remote;
     link.models = new Set(this.#models.get(replicaId) ?? []);
     this.#links.set(replicaId, link);
     for (const w of this.#linkWaiters.get(replicaId) ?? []) w.resolve(link);

@@ -8,6 +8,8 @@ export interface Candidate {
   dead: boolean;
   /** Multiplexed model ids the replica holds or is loading. */
   models: ReadonlySet<string>;
+  /** On another node of a cluster. */
+  remote?: boolean;
 }
 
 /**
@@ -29,8 +31,18 @@ export function pickForModel<C extends Candidate>(replicas: readonly C[], maxOng
   return best;
 }
 
-/** A replica with room, or undefined when every one is at `maxOngoing`. */
+/**
+ * A replica with room, or undefined when every one is at `maxOngoing`. In a cluster, one on this
+ * node when one here has room: a hop over NATS costs more than a local replica's extra
+ * in-flight requests, up to its limit. (Model affinity, above, wins over locality: loading a model
+ * costs more than a hop.)
+ */
 export function pickReplica<C extends Candidate>(replicas: readonly C[], maxOngoing: number): C | undefined {
+  if (!replicas.some((r) => r.remote)) return pickAmong(replicas, maxOngoing);
+  return pickAmong(replicas.filter((r) => !r.remote), maxOngoing) ?? pickAmong(replicas.filter((r) => r.remote), maxOngoing);
+}
+
+function pickAmong<C extends Candidate>(replicas: readonly C[], maxOngoing: number): C | undefined {
   const n = replicas.length;
   if (n === 0) return undefined;
   if (n === 1) {

@@ -3,7 +3,7 @@
  * call waiting for it, counts what is in flight, and fails everything if the replica dies.
  */
 import type { Transferable } from "../../sdk/transfer.ts";
-import { BatchedPort } from "./port.ts";
+import { BatchedPort, type PortLike } from "./port.ts";
 import { K, type ToCaller, type ToReplica } from "./protocol.ts";
 import { errorToData } from "../../sdk/errors.ts";
 
@@ -18,6 +18,8 @@ export class ReplicaLink {
   /** Requests sent and not yet answered, counted against `maxOngoingRequests`. */
   inFlight = 0;
   dead = false;
+  /** On another node (the port is bridged over NATS): routers use it when no replica on this node has room. */
+  remote = false;
   /** Multiplexed model ids the replica holds or is loading, as it last reported. */
   models: ReadonlySet<string> = new Set();
   readonly #receivers = new Map<number, Receiver>();
@@ -28,7 +30,7 @@ export class ReplicaLink {
 
   constructor(
     readonly replicaId: string,
-    port: MessagePort,
+    port: PortLike,
   ) {
     this.#port = new BatchedPort<ToReplica, ToCaller>(port, (msg) => this.#receive(msg));
     this.#port.onUnsendable = (msg, err) => {

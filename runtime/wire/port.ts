@@ -13,6 +13,16 @@ const MAX_BATCH = 64;
 
 export type Handler<In> = (msg: In) => void;
 
+/**
+ * What a batched port needs of its MessagePort. A cluster's bridge (cluster/bridge.ts) gives
+ * the main thread a port of its own that sends each batch over NATS as it is posted.
+ */
+export interface PortLike {
+  postMessage(message: unknown, transfer: Transferable[]): void;
+  onmessage: MessagePort["onmessage"];
+  close(): void;
+}
+
 
 export class BatchedPort<Out, In> {
   #queue: Out[] = [];
@@ -24,7 +34,7 @@ export class BatchedPort<Out, In> {
   #closed = false;
 
   constructor(
-    readonly port: MessagePort,
+    readonly port: PortLike,
     onMessage?: Handler<In>,
   ) {
     if (onMessage) this.listen(onMessage);
@@ -99,7 +109,7 @@ export class BatchedPort<Out, In> {
     const asJson = this.#allJson && transfer.length === 0;
     this.#allJson = true;
     try {
-      if (asJson) return this.port.postMessage(JSON.stringify(batch));
+      if (asJson) return this.port.postMessage(JSON.stringify(batch), []);
       this.port.postMessage(batch, transfer);
     } catch {
       // A value that cannot be cloned: send one by one so only the guilty message fails.

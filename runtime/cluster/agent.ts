@@ -1,0 +1,71 @@
+/**
+ * What every node (the head too) does for the cluster's data plane: make the ports between
+ * its threads and replicas, local or bridged over NATS, as the head asks.
+ */
+import * as Comlink from "comlink";
+import type { CallerThread } from "../controller/controller.ts";
+import type { ManagedReplica } from "../controller/worker.ts";
+import { Bridge } from "./bridge.ts";
+import type { NatsConnection } from "./connection.ts";
+import type { Subjects } from "./options.ts";
+import type { PortLike } from "../wire/port.ts";
+
+/** The threads of this node: its main thread (the proxy's client) and its replicas' Workers. */
+export interface LocalThreads {
+  mainName: string;
+  main: CallerThread;
+  replica(id: string): ManagedReplica | undefined;
+  replicas(): Iterable<ManagedReplica>;
+}
+
+export class NodeAgent {
+  readonly bridge: Bridge;
+
+  constructor(
+    nc: NatsConnection,
+    subjects: Subjects,
+    readonly nodeId: string,
+    readonly threads: LocalThreads,
+  ) {
+    this.bridge = new Bridge(nc, subjects, nodeId, (replicaId, thread, port) => this.#accept(replicaId, thread, port));
+  }
+
+  /** Gives local `thread` a port to `replica`, which runs on `replicaNode` (this one or another). */
+  link(thread: string, replica: string, replicaNode: string): void {
+    const remote = replicaNode !== this.nodeId;
+    if (thread === this.threads.mainName) {
+      if (remote) return this.threads.main.addLink(replica, this.bridge.open(thread, replica), true);
+      const { port1, port2 } = new MessageChannel();
+      this.#accept(replica, thread, port2);
+      return this.threads.main.addLink(replica, port1, false);
+    }
+    const r = this.threads.replica(thread);
+    if (!r?.alive) return;
+    const { port1, port2 } = new MessageChannel();
+    if (remote) pipe(port2, this.bridge.open(thread, replica));
+    else this.#accept(replica, thread, port2);
+    void r.host.addLink(replica, Comlink.transfer(port1, [port1]), remote).catch(() => {});
+  }
+
+  #accept(replicaId: string, thread: string, port: MessagePort): void {
+    const r = this.threads.replica(replicaId);
+    if (r?.alive) void r.host.accept(Comlink.transfer(port, [port]), thread).catch(() => {});
+    else port.close();
+  }
+
+  /**
+   * `id` died or stopped somewhere in the cluster: ports to and from it close here, and every
+   * thread of this node fails what it had in flight there.
+   */
+  gone(id: string, message: string): void {
+    this.bridge.gone(id);
+    this.threads.main.replicaDied(id, message);
+    for (const r of this.threads.replicas()) if (r.alive && r.id !== id) void r.host.replicaDied(id, message).catch(() => {});
+  }
+}
+
+/** Joins a replica thread's port to its bridged port to another node, both ways. */
+function pipe(port: MessagePort, bridged: PortLike): void {
+  port.onmessage = (ev) => bridged.postMessage(ev.data, []);
+  bridged.onmessage = (ev) => port.postMessage(ev.data);
+}

@@ -1,0 +1,234 @@
+/**
+ * The head node's side of a cluster: it knows the nodes (by their heartbeats), places replicas
+ * across the live ones, carries the controller's calls to replicas on other nodes, connects
+ * threads and replicas that sit on different nodes, and tells every node what died and where
+ * HTTP routes go.
+ */
+import type { Subscription } from "@nats-io/transport-node";
+import { ReplicaDiedError, ServeError } from "../../sdk/errors.ts";
+import type { NodeStatusInfo } from "../../sdk/status.ts";
+import type { CallerThread, ClusterHooks, Controller } from "../controller/controller.ts";
+import type { DeploymentState } from "../controller/deployment.ts";
+import type { ManagedReplica } from "../controller/worker.ts";
+import type { ControllerForReplica } from "../replica/host.ts";
+import type { Route } from "../proxy/routes.ts";
+import { logger } from "../log/logger.ts";
+import { NodeAgent, type LocalThreads } from "./agent.ts";
+import type { NatsConnection } from "./connection.ts";
+import type { ClusterOptions, Subjects } from "./options.ts";
+import { RemoteReplica, type NodeLine } from "./remote_replica.ts";
+import { ask, serveControl, tell } from "./rpc.ts";
+import { decodeWire } from "./bytes.ts";
+import { DEAD_AFTER_MS, type Heartbeat, nodeMain } from "./heartbeat.ts";
+
+interface NodeState {
+  status: NodeStatusInfo["status"];
+  lastSeen: number;
+  httpUrl: string | null;
+}
+
+/** What the head needs of the main runtime: its threads, and the routes its proxy serves. */
+export interface HeadRuntime {
+  threads: LocalThreads;
+  routes(): { routes: Route[]; failed: string[] };
+  httpUrl: string | null;
+}
+
+export class ClusterHead implements ClusterHooks, NodeLine {
+  readonly #nodes = new Map<string, NodeState>();
+  readonly #remote = new Map<string, RemoteReplica>();
+  readonly #agent: NodeAgent;
+  readonly #subs: Subscription[] = [];
+  readonly #timer: ReturnType<typeof setInterval>;
+  readonly #me: string;
+
+  constructor(
+    readonly nc: NatsConnection,
+    readonly subjects: Subjects,
+    readonly options: ClusterOptions,
+    readonly controller: Controller,
+    readonly runtime: HeadRuntime,
+  ) {
+    this.#me = options.nodeId;
+    this.#nodes.set(this.#me, { status: "ALIVE", lastSeen: Infinity, httpUrl: runtime.httpUrl });
+    this.#agent = new NodeAgent(nc, subjects, this.#me, runtime.threads);
+    this.#subs.push(
+      serveControl(nc, subjects.head, {
+        ctl: (b: { thread: string; op: string; args: unknown[] }) => this.#fromThread(b.thread, b.op, b.args),
+        exit: (b: { id: string; message: string }) => this.#remote.get(b.id)?.exited(new ReplicaDiedError(b.message)),
+        bye: (b: { node: string }) => this.#dead(b.node, "left the cluster"),
+      }),
+      nc.subscribe(subjects.heartbeat, {
+        callback: (err, msg) => {
+          if (!err) this.#heard(decodeWire(msg.data) as Heartbeat);
+        },
+      }),
+    );
+    this.#timer = setInterval(() => this.#checkNodes(), 500);
+    (this.#timer as { unref?: () => void }).unref?.();
+    controller.cluster = this;
+  }
+
+  // --- what the controller asks (ClusterHooks) ---
+
+  place(d: DeploymentState, api: ControllerForReplica): ManagedReplica | undefined {
+    const node = this.#pick(d);
+    if (node === this.#me) return undefined;
+    const r = new RemoteReplica(d.appName, d.spec, api, node, this);
+    this.#remote.set(r.id, r);
+    return r;
+  }
+
+  placedHere(r: ManagedReplica): void {
+    r.node = this.#me;
+    this.#agent.bridge.serve(r.id);
+  }
+
+  connect(thread: string, replicaId: string): boolean {
+    const threadNode = this.#nodeOfThread(thread);
+    const replicaNode = this.#remote.get(replicaId)?.node ?? this.#me;
+    if (threadNode === this.#me && replicaNode === this.#me) return false;
+    if (threadNode === this.#me) this.#agent.link(thread, replicaId, replicaNode);
+    else this.tell(threadNode, "link", { thread, replica: replicaId, replicaNode });
+    return true;
+  }
+
+  gone(id: string, message: string): void {
+    this.#remote.delete(id);
+    this.#agent.bridge.gone(id);
+    tell(this.nc, this.subjects.all, "gone", { id, message });
+  }
+
+  // --- placement ---
+
+  /**
+   * The live node with the fewest of `d`'s replicas (then the fewest replicas in all), below
+   * `maxReplicasPerNode`: replicas spread evenly, and a node's loss costs each deployment least.
+   */
+  #pick(d: DeploymentState): string {
+    const cap = d.spec.options.maxReplicasPerNode ?? Infinity;
+    const mine = new Map<string, number>();
+    const all = new Map<string, number>();
+    for (const [id, n] of this.#nodes) {
+      if (n.status !== "ALIVE") continue;
+      mine.set(id, 0);
+      all.set(id, 0);
+    }
+    for (const r of this.controller.replicaWorkers()) {
+      const node = r.node ?? this.#me;
+      if (!r.alive || !all.has(node)) continue;
+      all.set(node, all.get(node)! + 1);
+      if (r.appName === d.appName && r.spec.name === d.spec.name) mine.set(node, mine.get(node)! + 1);
+    }
+    let best: string | undefined;
+    for (const [id, n] of mine) {
+      if (n >= cap) continue;
+      if (best === undefined || n < mine.get(best)! || (n === mine.get(best)! && all.get(id)! < all.get(best)!)) best = id;
+    }
+    if (best === undefined) {
+      throw new ServeError(
+        `no live node can take another replica of ${d.appName}/${d.spec.name}: maxReplicasPerNode is ${cap} and each of the ${mine.size} live nodes holds that many; start more nodes or raise maxReplicasPerNode`,
+      );
+    }
+    return best;
+  }
+
+  #nodeOfThread(thread: string): string {
+    if (thread === "main") return this.#me;
+    return nodeMain.node(thread) ?? this.#remote.get(thread)?.node ?? this.#me;
+  }
+
+  // --- nodes ---
+
+  #heard(hb: Heartbeat): void {
+    if (hb.node === this.#me) return;
+    const known = this.#nodes.get(hb.node);
+    if (!known || known.status === "DEAD") {
+      this.#nodes.set(hb.node, { status: "ALIVE", lastSeen: performance.now(), httpUrl: hb.httpUrl });
+      logger.info(`node ${hb.node} joined (HTTP at ${hb.httpUrl ?? "none"})`, { node: hb.node });
+      this.controller.addThread(nodeMain.name(hb.node), this.#remoteMain(hb.node));
+      this.publishRoutes();
+    } else {
+      known.lastSeen = performance.now();
+    }
+    // A replica the head does not know (its start was abandoned, or the node was declared dead
+    // and came back) serves no one: it is stopped.
+    for (const id of hb.replicas) if (!this.#remote.has(id)) this.tell(hb.node, "kill", { id });
+  }
+
+  #checkNodes(): void {
+    const now = performance.now();
+    for (const [id, n] of this.#nodes) {
+      if (n.status === "ALIVE" && now - n.lastSeen > DEAD_AFTER_MS) this.#dead(id, `has not been heard from for ${DEAD_AFTER_MS / 1000} s`);
+    }
+  }
+
+  /** Node `node` is dead: what ran there fails and is replaced elsewhere; callers stop using it at once. */
+  #dead(node: string, why: string): void {
+    const n = this.#nodes.get(node);
+    if (!n || n.status === "DEAD" || node === this.#me) return;
+    n.status = "DEAD";
+    const message = `node ${node} ${why}`;
+    logger.warn(`${message}; replacing its replicas`, { node });
+    for (const r of [...this.#remote.values()]) if (r.node === node) r.exited(new ReplicaDiedError(`replica ${r.id} died: ${message}`));
+    this.controller.removeThread(nodeMain.name(node), message);
+    this.#agent.bridge.nodeGone(node);
+    tell(this.nc, this.subjects.all, "nodeGone", { node });
+  }
+
+  /** A node's main thread (its proxy's client), as the controller drives it. */
+  #remoteMain(node: string): CallerThread {
+    const call = (method: string, ...args: unknown[]) => this.ask(node, "thread", { method, args }).catch(() => undefined);
+    return {
+      remote: true,
+      addLink: () => {},
+      setReplicas: (key, ids, limits) => call("setReplicas", key, ids, limits).then(() => {}),
+      unavailable: (key, message, name) => void call("unavailable", key, message, name),
+      replicaDied: (id, message) => void call("replicaDied", id, message),
+      setDirectory: () => {},
+      setModels: (id, ids) => void call("setModels", id, ids),
+      queued: (key) => call("queued", key).then((n) => (typeof n === "number" ? n : 0)),
+    };
+  }
+
+  /** A thread on another node asks the controller (subscribe, connect, ...). */
+  #fromThread(thread: string, op: string, args: unknown[]): void {
+    const r = this.#remote.get(thread);
+    if (r) return void (r.api as unknown as Record<string, (...a: unknown[]) => void>)[op]?.(...args);
+    if (!nodeMain.node(thread)) return;
+    if (op === "subscribe") this.controller.subscribe(thread, args[0] as string, args[1] as string);
+    else if (op === "connect") this.controller.connect(thread, args[0] as string);
+    else if (op === "demand") this.controller.demandArrived();
+  }
+
+  /** Every node's proxy serves every route: they hear of each change. */
+  publishRoutes(): void {
+    tell(this.nc, this.subjects.all, "routes", this.runtime.routes());
+  }
+
+  nodes(): Record<string, NodeStatusInfo> {
+    const counts = new Map<string, number>();
+    for (const r of this.controller.replicaWorkers()) if (r.alive) counts.set(r.node ?? this.#me, (counts.get(r.node ?? this.#me) ?? 0) + 1);
+    const out: Record<string, NodeStatusInfo> = {};
+    for (const [id, n] of this.#nodes) out[id] = { status: n.status, replicas: counts.get(id) ?? 0, httpUrl: n.httpUrl, head: id === this.#me };
+    return out;
+  }
+
+  // --- NodeLine ---
+
+  ask<T>(node: string, op: string, body: unknown, timeoutMs = 30_000): Promise<T> {
+    return ask<T>(this.nc, this.subjects.node(node), op, body, timeoutMs);
+  }
+
+  tell(node: string, op: string, body: unknown): void {
+    tell(this.nc, this.subjects.node(node), op, body);
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#timer);
+    for (const s of this.#subs) s.unsubscribe();
+    this.#agent.bridge.close();
+    this.controller.cluster = undefined;
+    await this.nc.drain().catch(() => {});
+  }
+}

@@ -1,0 +1,18 @@
+/** Heartbeats: every node says it is alive once a second; the head declares one silent for 5 s dead. */
+
+export const HEARTBEAT_EVERY_MS = 1000;
+export const DEAD_AFTER_MS = 5000;
+
+export interface Heartbeat {
+  node: string;
+  /** Its HTTP proxy. */
+  httpUrl: string | null;
+  /** The replicas it runs. */
+  replicas: string[];
+}
+
+/** A node's main thread (its proxy's client) is the caller thread `main@<node>`. */
+export const nodeMain = {
+  name: (node: string): string => `main@${node}`,
+  node: (thread: string): string | undefined => (thread.startsWith("main@") ? thread.slice(5) : undefined),
+};

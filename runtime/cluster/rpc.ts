@@ -1,0 +1,63 @@
+/**
+ * Control messages between nodes: `[op, body]` in MessagePack, answered `[true, value]` or
+ * `[false, error]` when asked as a request. Handlers run one message at a time per subject in
+ * arrival order (NATS keeps one publisher's order on a subject), so a node sees the head's
+ * commands in the order they were sent.
+ */
+import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
+import { errorFromData, errorToData, type ErrorData } from "../../sdk/errors.ts";
+import { decodeWire, encodeWire } from "./bytes.ts";
+
+export type Handlers = Record<string, (body: any, msg: Msg) => unknown>;
+
+/** Serves `[op, body]` messages on `subject`; a request gets the handler's value or error. */
+export function serveControl(nc: NatsConnection, subject: string, handlers: Handlers): Subscription {
+  return nc.subscribe(subject, {
+    callback: (err, msg) => {
+      if (err) return;
+      let op = "?";
+      let body: unknown;
+      try {
+        [op, body] = decodeWire(msg.data) as [string, unknown];
+      } catch (e) {
+        return answer(msg, Promise.reject(e));
+      }
+      const handler = handlers[op];
+      if (!handler) return answer(msg, Promise.reject(new Error(`unknown control message "${op}" on ${subject}`)));
+      answer(msg, (async () => handler(body, msg))());
+    },
+  });
+}
+
+function answer(msg: Msg, result: Promise<unknown>): void {
+  result.then(
+    (value) => msg.reply && msg.respond(encodeWire([true, value ?? null])),
+    (err: unknown) => {
+      const e = err instanceof Error ? err : new Error(String(err));
+      if (msg.reply) msg.respond(encodeWire([false, errorToData(e)]));
+    },
+  );
+}
+
+/** What `timeoutMs: 0` means: as long as a replica may take to start (the node's death ends the wait sooner). */
+const NO_LIMIT_MS = 600_000;
+
+/** Asks `subject` and waits (up to `timeoutMs`) for the answer; rejects with the handler's error. */
+export async function ask<T = unknown>(nc: NatsConnection, subject: string, op: string, body: unknown, timeoutMs: number): Promise<T> {
+  let reply: Msg;
+  try {
+    reply = await nc.request(subject, encodeWire([op, body]), { timeout: timeoutMs || NO_LIMIT_MS });
+  } catch (e) {
+    const name = (e as Error).name;
+    const why = /timeout/i.test(name + (e as Error).message) ? `no answer within ${timeoutMs} ms` : (e as Error).message;
+    throw new Error(`${op} on ${subject}: ${why}`);
+  }
+  const [ok, value] = decodeWire(reply.data) as [boolean, unknown];
+  if (ok) return value as T;
+  throw errorFromData(value as ErrorData);
+}
+
+/** Sends `[op, body]` with no answer. */
+export function tell(nc: NatsConnection, subject: string, op: string, body: unknown): void {
+  nc.publish(subject, encodeWire([op, body]));
+}

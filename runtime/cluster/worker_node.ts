@@ -1,0 +1,156 @@
+/**
+ * A worker node: it hosts the replicas the head places here, runs an HTTP proxy that serves
+ * every route of the cluster, and says it is alive once a second. It has no controller of its
+ * own: its main thread and its replicas ask the head's.
+ */
+import type { Subscription } from "@nats-io/transport-node";
+import { ReplicaDiedError } from "../../sdk/errors.ts";
+import type { DeploymentSpec } from "../../sdk/graph.ts";
+import type { CallerThread } from "../controller/controller.ts";
+import { ReplicaWorker } from "../controller/worker.ts";
+import type { Directory } from "../replica/directory.ts";
+import type { ControllerForReplica } from "../replica/host.ts";
+import type { RouteSource } from "../router/client.ts";
+import type { RouteSet } from "../main.ts";
+import { logger } from "../log/logger.ts";
+import { NodeAgent } from "./agent.ts";
+import { encodeWire } from "./bytes.ts";
+import { connectCluster, type NatsConnection } from "./connection.ts";
+import { HEARTBEAT_EVERY_MS, type Heartbeat, nodeMain } from "./heartbeat.ts";
+import { type ClusterOptions, Subjects } from "./options.ts";
+import { serveControl, tell } from "./rpc.ts";
+
+interface Spawn {
+  id: string;
+  appName: string;
+  spec: DeploymentSpec;
+  directory: Directory;
+}
+
+/** What the worker node needs of its main runtime (runtime/main.ts). */
+export interface NodeRuntime {
+  mainThread: CallerThread;
+  setClusterRoutes(set: RouteSet): void;
+}
+
+export class WorkerNode {
+  readonly #replicas = new Map<string, ReplicaWorker>();
+  readonly #subs: Subscription[] = [];
+  #agent: NodeAgent | undefined;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  httpUrl: string | null = null;
+
+  private constructor(
+    readonly nc: NatsConnection,
+    readonly subjects: Subjects,
+    readonly options: ClusterOptions,
+  ) {}
+
+  static async connect(options: ClusterOptions): Promise<WorkerNode> {
+    return new WorkerNode(await connectCluster(options), new Subjects(options.name), options);
+  }
+
+  /** The thread name and route source of this node's main thread: it asks the head. */
+  get main(): { name: string; routes: RouteSource } {
+    const name = nodeMain.name(this.options.nodeId);
+    const ask = (op: string, args: unknown[]) => tell(this.nc, this.subjects.head, "ctl", { thread: name, op, args });
+    return {
+      name,
+      routes: {
+        subscribe: (t) => ask("subscribe", [t.appName, t.deploymentName]),
+        connect: (id) => ask("connect", [id]),
+        demand: () => ask("demand", []),
+      },
+    };
+  }
+
+  /** Starts taking the head's commands and sending heartbeats (the proxy is up: `httpUrl`). */
+  join(runtime: NodeRuntime, httpUrl: string): void {
+    this.httpUrl = httpUrl;
+    const me = this.options.nodeId;
+    const agent = (this.#agent = new NodeAgent(this.nc, this.subjects, me, {
+      mainName: nodeMain.name(me),
+      main: runtime.mainThread,
+      replica: (id) => this.#replicas.get(id),
+      replicas: () => this.#replicas.values(),
+    }));
+    this.#subs.push(
+      serveControl(this.nc, this.subjects.node(me), {
+        spawn: (b: Spawn) => this.#spawn(b),
+        host: (b: { id: string; method: string; args: unknown[] }) => {
+          const r = this.#replicas.get(b.id);
+          if (!r?.alive) throw new ReplicaDiedError(`replica ${b.id} is not running on node ${me}`);
+          return (r.host as unknown as Record<string, (...a: unknown[]) => unknown>)[b.method]!(...b.args);
+        },
+        stop: async (b: { id: string; timeoutMs: number }) => {
+          await this.#replicas.get(b.id)?.stop(b.timeoutMs);
+          this.#forget(b.id);
+        },
+        kill: (b: { id: string }) => {
+          this.#replicas.get(b.id)?.kill();
+          this.#forget(b.id);
+        },
+        link: (b: { thread: string; replica: string; replicaNode: string }) => agent.link(b.thread, b.replica, b.replicaNode),
+        thread: (b: { method: string; args: unknown[] }) => (runtime.mainThread as unknown as Record<string, (...a: unknown[]) => unknown>)[b.method]!(...b.args),
+      }),
+      serveControl(this.nc, this.subjects.all, {
+        gone: (b: { id: string; message: string }) => agent.gone(b.id, b.message),
+        nodeGone: (b: { node: string }) => agent.bridge.nodeGone(b.node),
+        routes: (b: RouteSet) => runtime.setClusterRoutes(b),
+      }),
+    );
+    this.#beat();
+    this.#timer = setInterval(() => this.#beat(), HEARTBEAT_EVERY_MS);
+  }
+
+  #beat(): void {
+    const hb: Heartbeat = { node: this.options.nodeId, httpUrl: this.httpUrl, replicas: [...this.#replicas.keys()] };
+    this.nc.publish(this.subjects.heartbeat, encodeWire(hb));
+  }
+
+  async #spawn(b: Spawn): Promise<void> {
+    const head = this.subjects.head;
+    const ask = (op: string, args: unknown[]) => tell(this.nc, head, "ctl", { thread: b.id, op, args });
+    const api: ControllerForReplica = {
+      subscribe: (app, deployment) => ask("subscribe", [app, deployment]),
+      connect: (id) => ask("connect", [id]),
+      demandArrived: () => ask("demandArrived", []),
+      reportModels: (ids) => ask("reportModels", [ids]),
+      // A node logs its replicas' records itself, to its own output.
+      log: (records) => {
+        for (const rec of records) logger.write(rec);
+      },
+    };
+    const r = new ReplicaWorker(b.appName, b.spec, api, b.id);
+    r.node = this.options.nodeId;
+    this.#replicas.set(r.id, r);
+    this.#agent!.bridge.serve(r.id);
+    r.onExit((err) => {
+      this.#forget(r.id);
+      tell(this.nc, head, "exit", { id: r.id, message: err.message });
+    });
+    try {
+      await r.start(b.directory);
+    } catch (err) {
+      r.kill();
+      this.#forget(r.id);
+      throw err;
+    }
+  }
+
+  #forget(id: string): void {
+    this.#replicas.delete(id);
+    this.#agent?.bridge.gone(id);
+  }
+
+  /** Leaves the cluster: the head replaces this node's replicas at once; they drain here. */
+  async leave(timeoutMs: number): Promise<void> {
+    clearInterval(this.#timer);
+    tell(this.nc, this.subjects.head, "bye", { node: this.options.nodeId });
+    await this.nc.flush().catch(() => {});
+    await Promise.all([...this.#replicas.values()].map((r) => r.stop(timeoutMs)));
+    for (const s of this.#subs) s.unsubscribe();
+    this.#agent?.bridge.close();
+    await this.nc.drain().catch(() => {});
+  }
+}
