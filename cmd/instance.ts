@@ -93,6 +93,11 @@ export class Instance {
     }
     instance = new Instance(httpUrl, applier, admin, tokenFile, admin ? dashboardLink(admin.url, token.token) : undefined);
     instance.#head = head;
+    // A head that ran before on this cluster left its applications in the cluster's state: take them back.
+    head?.restore(applier).then(
+      (n) => n && out(`Took back ${n} application(s) from cluster ${options.cluster!.name}.`),
+      (e: Error) => err(`tsserve: cannot take back the cluster's applications: ${e.message}`),
+    );
     let firstSignalAt = 0;
     for (const signal of ["SIGINT", "SIGTERM"] as const) {
       process.on(signal, () => {

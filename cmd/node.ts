@@ -44,7 +44,7 @@ export async function startWorkerNode(options: ClusterOptions, http: { host?: st
   } catch (e) {
     throw new CliError((e as Error).message.replace("serve.start({ http: { port } })", "--port").replace("serve.start({ http: { host } })", "--host"));
   }
-  node.join(runtime, httpUrl);
+  node.join({ mainThread: runtime.mainThread, setClusterRoutes: (s) => runtime.setClusterRoutes(s), resubscribe: () => runtime.client.resubscribe() }, httpUrl);
   out(`${bold(`tsserve ${version}`)} started as node ${bold(options.nodeId)} of cluster ${options.name}`);
   out(`HTTP proxy at ${bold(httpUrl)}`);
   out(dim("The head places replicas here. Press Ctrl-C to leave the cluster."));

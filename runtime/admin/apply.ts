@@ -105,6 +105,8 @@ export class ConfigApplier {
   requested = 0;
   completed = 0;
   lastErrors: Record<string, string> = {};
+  /** Called after each apply with the config applications as they now are (a cluster's head stores them). */
+  onApplied: ((apps: PreparedApp[]) => void) | undefined;
 
   constructor(readonly controller: Controller) {}
 
@@ -172,6 +174,7 @@ export class ConfigApplier {
     } finally {
       this.completed = generation;
       this.lastErrors = errors;
+      this.onApplied?.([...this.#apps.values()]);
     }
     return { deployed: prepared.apps.map((a) => a.config.name), deleted, errors };
   }

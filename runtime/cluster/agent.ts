@@ -20,6 +20,8 @@ export interface LocalThreads {
 
 export class NodeAgent {
   readonly bridge: Bridge;
+  /** Every link made here, `thread\nreplica` -> the replica's node: a link asked for again is kept as it is. */
+  readonly #links = new Map<string, string>();
 
   constructor(
     nc: NatsConnection,
@@ -32,6 +34,10 @@ export class NodeAgent {
 
   /** Gives local `thread` a port to `replica`, which runs on `replicaNode` (this one or another). */
   link(thread: string, replica: string, replicaNode: string): void {
+    // A restarted head connects everything again; what is in flight on a link must not be cut.
+    const key = `${thread}\n${replica}`;
+    if (this.#links.has(key)) return;
+    this.#links.set(key, replicaNode);
     const remote = replicaNode !== this.nodeId;
     if (thread === this.threads.mainName) {
       if (remote) return this.threads.main.addLink(replica, this.bridge.open(thread, replica), true);
@@ -58,9 +64,28 @@ export class NodeAgent {
    * thread of this node fails what it had in flight there.
    */
   gone(id: string, message: string): void {
-    this.bridge.gone(id);
+    this.drop(id);
     this.threads.main.replicaDied(id, message);
     for (const r of this.threads.replicas()) if (r.alive && r.id !== id) void r.host.replicaDied(id, message).catch(() => {});
+  }
+
+  /** Ports to and from `id` close here (the head's controller tells the head's threads itself). */
+  drop(id: string): void {
+    for (const key of this.#links.keys()) {
+      const [thread, replica] = key.split("\n");
+      if (thread === id || replica === id) this.#links.delete(key);
+    }
+    this.bridge.gone(id);
+  }
+
+  /**
+   * Node `node` is gone and nobody will say which of its replicas died (it was the head): every
+   * link here to a replica there fails what it has in flight.
+   */
+  nodeDead(node: string, message: string): void {
+    const dead = new Set<string>();
+    for (const [key, at] of this.#links) if (at === node) dead.add(key.split("\n")[1]!);
+    for (const id of dead) this.gone(id, message);
   }
 }
 

@@ -8,7 +8,6 @@ import type { Subscription } from "@nats-io/transport-node";
 import { ReplicaDiedError, ServeError } from "../../sdk/errors.ts";
 import type { NodeStatusInfo } from "../../sdk/status.ts";
 import type { CallerThread, ClusterHooks, Controller } from "../controller/controller.ts";
-import type { DeploymentState } from "../controller/deployment.ts";
 import type { ManagedReplica } from "../controller/worker.ts";
 import type { ControllerForReplica } from "../replica/host.ts";
 import type { Route } from "../proxy/routes.ts";
@@ -19,13 +18,22 @@ import type { ClusterOptions, Subjects } from "./options.ts";
 import { RemoteReplica, type NodeLine } from "./remote_replica.ts";
 import { ask, serveControl, tell } from "./rpc.ts";
 import { decodeWire } from "./bytes.ts";
-import { DEAD_AFTER_MS, type Heartbeat, nodeMain } from "./heartbeat.ts";
+import { DEAD_AFTER_MS, HEARTBEAT_EVERY_MS, type Heartbeat, nodeMain } from "./heartbeat.ts";
+import { DeploymentState as Deployment } from "../controller/deployment.ts";
+import type { ConfigApplier, Prepared } from "../admin/apply.ts";
+import type { ClusterState, ReplicaRecord } from "./state.ts";
+import { encodeWire } from "./bytes.ts";
 
 interface NodeState {
   status: NodeStatusInfo["status"];
   lastSeen: number;
   httpUrl: string | null;
+  /** The replicas it said it runs, in its last heartbeat. */
+  replicas: ReadonlySet<string>;
 }
+
+/** How long a restarted head listens before taking replicas back: every live node beats twice meanwhile. */
+const LISTEN_BEFORE_ADOPTING_MS = 2.5 * HEARTBEAT_EVERY_MS;
 
 /** What the head needs of the main runtime: its threads, and the routes its proxy serves. */
 export interface HeadRuntime {
@@ -40,7 +48,15 @@ export class ClusterHead implements ClusterHooks, NodeLine {
   readonly #agent: NodeAgent;
   readonly #subs: Subscription[] = [];
   readonly #timer: ReturnType<typeof setInterval>;
+  readonly #beat: ReturnType<typeof setInterval>;
   readonly #me: string;
+  readonly #since = Date.now();
+  /**
+   * While a restarted head takes things back: replicas that run on live nodes, by deployment
+   * ("app/deployment"), for `place` to adopt instead of starting new ones. Until it is done,
+   * replicas the head does not know are left running (they may be adopted).
+   */
+  #adoptable: Map<string, ReplicaRecord[]> | undefined = new Map();
 
   constructor(
     readonly nc: NatsConnection,
@@ -48,9 +64,10 @@ export class ClusterHead implements ClusterHooks, NodeLine {
     readonly options: ClusterOptions,
     readonly controller: Controller,
     readonly runtime: HeadRuntime,
+    readonly state: ClusterState,
   ) {
     this.#me = options.nodeId;
-    this.#nodes.set(this.#me, { status: "ALIVE", lastSeen: Infinity, httpUrl: runtime.httpUrl });
+    this.#nodes.set(this.#me, { status: "ALIVE", lastSeen: Infinity, httpUrl: runtime.httpUrl, replicas: new Set() });
     this.#agent = new NodeAgent(nc, subjects, this.#me, runtime.threads);
     this.#subs.push(
       serveControl(nc, subjects.head, {
@@ -66,15 +83,67 @@ export class ClusterHead implements ClusterHooks, NodeLine {
     );
     this.#timer = setInterval(() => this.#checkNodes(), 500);
     (this.#timer as { unref?: () => void }).unref?.();
+    // The head beats too: worker nodes learn when it restarted (its replicas are then gone) or went silent.
+    const beat = () => {
+      const hb: Heartbeat = { node: this.#me, httpUrl: runtime.httpUrl, replicas: [...runtime.threads.replicas()].map((r) => r.id), headSince: this.#since };
+      nc.publish(subjects.heartbeat, encodeWire(hb));
+    };
+    beat();
+    this.#beat = setInterval(beat, HEARTBEAT_EVERY_MS);
+    (this.#beat as { unref?: () => void }).unref?.();
     controller.cluster = this;
+  }
+
+  /**
+   * Stores every config apply in the cluster's state, and takes back what the state holds from
+   * a head that ran before: its applications, and its replicas still running on live nodes.
+   * Resolves once they are deployed again; the number of applications taken back.
+   */
+  async restore(applier: ConfigApplier): Promise<number> {
+    const [apps, records] = await Promise.all([this.state.apps(), this.state.replicas()]);
+    applier.onApplied = (now) => void this.state.setApps(now);
+    if (apps.length === 0) {
+      for (const r of records) this.state.deleteReplica(r.id);
+      this.#adoptable = undefined;
+      this.publishRoutes();
+      return 0;
+    }
+    logger.info(`taking back ${apps.length} application(s) from the cluster's state: ${apps.map((a) => a.config.name).join(", ")}`);
+    await new Promise((r) => setTimeout(r, LISTEN_BEFORE_ADOPTING_MS));
+    const versions = new Map<string, string>();
+    for (const a of apps) for (const d of a.spec.deployments) versions.set(`${a.spec.name}/${d.name}`, Deployment.version(d));
+    for (const r of records) {
+      const key = `${r.app}/${r.deployment}`;
+      const n = this.#nodes.get(r.node);
+      if (n?.status === "ALIVE" && n.replicas.has(r.id) && versions.get(key) === r.version) {
+        let list = this.#adoptable!.get(key);
+        if (!list) this.#adoptable!.set(key, (list = []));
+        list.push(r);
+      } else this.state.deleteReplica(r.id);
+    }
+    const prepared: Prepared = { config: { applications: apps.map((a) => a.config) } as Prepared["config"], apps };
+    try {
+      const { errors } = await applier.apply(prepared, "add").done;
+      for (const [name, message] of Object.entries(errors)) logger.warn(`application ${name} could not be taken back: ${message}`);
+    } finally {
+      // Replicas left over (more than their deployment wants now) are stopped by the next heartbeat.
+      for (const list of this.#adoptable!.values()) for (const r of list) this.state.deleteReplica(r.id);
+      this.#adoptable = undefined;
+      this.publishRoutes();
+      for (const [id, n] of this.#nodes) if (id !== this.#me && n.status === "ALIVE") this.tell(id, "resubscribe", {});
+    }
+    return apps.length;
   }
 
   // --- what the controller asks (ClusterHooks) ---
 
-  place(d: DeploymentState, api: ControllerForReplica): ManagedReplica | undefined {
-    const node = this.#pick(d);
+  place(d: Deployment, api: ControllerForReplica): ManagedReplica | undefined {
+    const adopted = this.#adoptable?.get(`${d.appName}/${d.spec.name}`)?.shift();
+    const node = adopted?.node ?? this.#pick(d);
     if (node === this.#me) return undefined;
-    const r = new RemoteReplica(d.appName, d.spec, api, node, this);
+    const r = new RemoteReplica(d.appName, d.spec, api, node, this, adopted?.id);
+    const version = Deployment.version(d.spec);
+    r.onStarted = () => this.state.putReplica({ id: r.id, app: d.appName, deployment: d.spec.name, node, version });
     this.#remote.set(r.id, r);
     return r;
   }
@@ -94,8 +163,8 @@ export class ClusterHead implements ClusterHooks, NodeLine {
   }
 
   gone(id: string, message: string): void {
-    this.#remote.delete(id);
-    this.#agent.bridge.gone(id);
+    if (this.#remote.delete(id)) this.state.deleteReplica(id);
+    this.#agent.drop(id);
     tell(this.nc, this.subjects.all, "gone", { id, message });
   }
 
@@ -105,7 +174,7 @@ export class ClusterHead implements ClusterHooks, NodeLine {
    * The live node with the fewest of `d`'s replicas (then the fewest replicas in all), below
    * `maxReplicasPerNode`: replicas spread evenly, and a node's loss costs each deployment least.
    */
-  #pick(d: DeploymentState): string {
+  #pick(d: Deployment): string {
     const cap = d.spec.options.maxReplicasPerNode ?? Infinity;
     const mine = new Map<string, number>();
     const all = new Map<string, number>();
@@ -142,18 +211,26 @@ export class ClusterHead implements ClusterHooks, NodeLine {
 
   #heard(hb: Heartbeat): void {
     if (hb.node === this.#me) return;
+    if (hb.headSince !== undefined) {
+      logger.error(`another head (node ${hb.node}) runs on cluster ${this.options.name}; stop one of them`);
+      return;
+    }
     const known = this.#nodes.get(hb.node);
     if (!known || known.status === "DEAD") {
-      this.#nodes.set(hb.node, { status: "ALIVE", lastSeen: performance.now(), httpUrl: hb.httpUrl });
+      this.#nodes.set(hb.node, { status: "ALIVE", lastSeen: performance.now(), httpUrl: hb.httpUrl, replicas: new Set(hb.replicas) });
       logger.info(`node ${hb.node} joined (HTTP at ${hb.httpUrl ?? "none"})`, { node: hb.node });
       this.controller.addThread(nodeMain.name(hb.node), this.#remoteMain(hb.node));
+      // Its proxy asks for its routes again (it may have run under a head that is gone); while a
+      // restarted head takes its applications back, not yet: they would be "not found".
+      if (!this.#adoptable) this.tell(hb.node, "resubscribe", {});
       this.publishRoutes();
     } else {
       known.lastSeen = performance.now();
+      known.replicas = new Set(hb.replicas);
     }
     // A replica the head does not know (its start was abandoned, or the node was declared dead
-    // and came back) serves no one: it is stopped.
-    for (const id of hb.replicas) if (!this.#remote.has(id)) this.tell(hb.node, "kill", { id });
+    // and came back) serves no one: it is stopped, unless a restarted head may yet take it back.
+    if (!this.#adoptable) for (const id of hb.replicas) if (!this.#remote.has(id)) this.tell(hb.node, "kill", { id });
   }
 
   #checkNodes(): void {
@@ -201,8 +278,12 @@ export class ClusterHead implements ClusterHooks, NodeLine {
     else if (op === "demand") this.controller.demandArrived();
   }
 
-  /** Every node's proxy serves every route: they hear of each change. */
+  /**
+   * Every node's proxy serves every route: they hear of each change. Not while a restarted head
+   * takes its applications back: until then the nodes keep serving the routes they have.
+   */
   publishRoutes(): void {
+    if (this.#adoptable) return;
     tell(this.nc, this.subjects.all, "routes", this.runtime.routes());
   }
 
@@ -226,6 +307,7 @@ export class ClusterHead implements ClusterHooks, NodeLine {
 
   async close(): Promise<void> {
     clearInterval(this.#timer);
+    clearInterval(this.#beat);
     for (const s of this.#subs) s.unsubscribe();
     this.#agent.bridge.close();
     this.controller.cluster = undefined;

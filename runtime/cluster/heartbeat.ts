@@ -9,6 +9,8 @@ export interface Heartbeat {
   httpUrl: string | null;
   /** The replicas it runs. */
   replicas: string[];
+  /** Set by the head: when it started (a new value means the head restarted and its replicas are gone). */
+  headSince?: number;
 }
 
 /** A node's main thread (its proxy's client) is the caller thread `main@<node>`. */

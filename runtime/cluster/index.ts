@@ -4,6 +4,7 @@ import { connectCluster } from "./connection.ts";
 import { ClusterHead } from "./head.ts";
 import { type ClusterOptions, Subjects } from "./options.ts";
 import { WorkerNode } from "./worker_node.ts";
+import { ClusterState } from "./state.ts";
 
 export { clusterOptions, DEFAULT_CLUSTER_NAME, type ClusterOptions } from "./options.ts";
 export { WorkerNode } from "./worker_node.ts";
@@ -11,12 +12,20 @@ export { WorkerNode } from "./worker_node.ts";
 /** Makes the main runtime the cluster's head: its controller places replicas on every live node. */
 export async function startHead(options: ClusterOptions, runtime: MainRuntime, httpUrl: string): Promise<ClusterHead> {
   const nc = await connectCluster(options);
+  const subjects = new Subjects(options.name);
+  let state;
+  try {
+    state = await ClusterState.open(nc, subjects);
+  } catch (e) {
+    await nc.close();
+    throw e;
+  }
   const me = options.nodeId;
   const local = (id: string) => {
     const r = runtime.controller.replica(id);
     return r && r.node === me ? r : undefined;
   };
-  const head = new ClusterHead(nc, new Subjects(options.name), options, runtime.controller, {
+  const head = new ClusterHead(nc, subjects, options, runtime.controller, {
     threads: {
       mainName: "main",
       main: runtime.mainThread,
@@ -25,7 +34,7 @@ export async function startHead(options: ClusterOptions, runtime: MainRuntime, h
     },
     routes: () => runtime.routes(),
     httpUrl,
-  });
+  }, state);
   runtime.cluster = head;
   const routesChanged = runtime.controller.onRoutesChanged;
   runtime.controller.onRoutesChanged = () => {

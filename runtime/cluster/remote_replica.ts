@@ -38,8 +38,10 @@ export class RemoteReplica implements ManagedReplica {
     readonly api: ControllerForReplica,
     readonly node: string,
     readonly line: NodeLine,
+    /** A replica that already runs there (a restarted head takes it back), instead of a new one. */
+    readonly adopt?: string,
   ) {
-    this.id = newReplicaId(appName, spec.name);
+    this.id = adopt ?? newReplicaId(appName, spec.name);
     const id = this.id;
     this.host = new Proxy({} as Comlink.Remote<ReplicaHost>, {
       get: (_t, method) => (typeof method === "string" ? (...args: unknown[]) => line.ask(node, "host", { id, method, args }, HOST_CALL_TIMEOUT_MS) : undefined),
@@ -52,10 +54,16 @@ export class RemoteReplica implements ManagedReplica {
 
   async start(directory: Directory): Promise<void> {
     const logLevel = this.spec.options.loggingConfig?.logLevel ?? logger.settings.logLevel;
-    const spawn = { id: this.id, appName: this.appName, spec: this.spec, directory, logLevel, metrics: switches.counting };
-    // No time limit of its own: a constructor may take long; the node's death ends the wait.
-    await Promise.race([this.line.ask(this.node, "spawn", spawn, 0), new Promise<never>((_, reject) => this.onExit(reject))]);
+    const started = this.adopt
+      ? this.line.ask(this.node, "adopt", { id: this.id, directory })
+      : // No time limit of its own: a constructor may take long; the node's death ends the wait.
+        this.line.ask(this.node, "spawn", { id: this.id, appName: this.appName, spec: this.spec, directory, logLevel, metrics: switches.counting }, 0);
+    await Promise.race([started, new Promise<never>((_, reject) => this.onExit(reject))]);
+    this.onStarted?.();
   }
+
+  /** Runs once its Worker runs (the head records it in the cluster's state). */
+  onStarted: (() => void) | undefined;
 
   onExit(listener: (err: Error) => void): void {
     if (this.#exited) return;

@@ -14,9 +14,9 @@ import type { RouteSource } from "../router/client.ts";
 import type { RouteSet } from "../main.ts";
 import { logger } from "../log/logger.ts";
 import { NodeAgent } from "./agent.ts";
-import { encodeWire } from "./bytes.ts";
+import { decodeWire, encodeWire } from "./bytes.ts";
 import { connectCluster, type NatsConnection } from "./connection.ts";
-import { HEARTBEAT_EVERY_MS, type Heartbeat, nodeMain } from "./heartbeat.ts";
+import { DEAD_AFTER_MS, HEARTBEAT_EVERY_MS, type Heartbeat, nodeMain } from "./heartbeat.ts";
 import { type ClusterOptions, Subjects } from "./options.ts";
 import { serveControl, tell } from "./rpc.ts";
 
@@ -31,6 +31,8 @@ interface Spawn {
 export interface NodeRuntime {
   mainThread: CallerThread;
   setClusterRoutes(set: RouteSet): void;
+  /** The head restarted: ask it again for the replicas of every deployment the proxy routes to. */
+  resubscribe(): void;
 }
 
 export class WorkerNode {
@@ -91,6 +93,14 @@ export class WorkerNode {
           this.#forget(b.id);
         },
         link: (b: { thread: string; replica: string; replicaNode: string }) => agent.link(b.thread, b.replica, b.replicaNode),
+        // A restarted head takes back a replica that runs here: it asks the new head for its routes.
+        adopt: async (b: { id: string; directory: Directory }) => {
+          const r = this.#replicas.get(b.id);
+          if (!r?.alive) throw new ReplicaDiedError(`replica ${b.id} is no longer running on node ${me}`);
+          await r.host.setDirectory(b.directory);
+          await r.host.resubscribe();
+        },
+        resubscribe: () => runtime.resubscribe(),
         thread: (b: { method: string; args: unknown[] }) => (runtime.mainThread as unknown as Record<string, (...a: unknown[]) => unknown>)[b.method]!(...b.args),
       }),
       serveControl(this.nc, this.subjects.all, {
@@ -98,12 +108,36 @@ export class WorkerNode {
         nodeGone: (b: { node: string }) => agent.bridge.nodeGone(b.node),
         routes: (b: RouteSet) => runtime.setClusterRoutes(b),
       }),
+      this.nc.subscribe(this.subjects.heartbeat, {
+        callback: (err, msg) => {
+          if (!err) this.#heardHead(decodeWire(msg.data) as Heartbeat, agent);
+        },
+      }),
     );
     this.#beat();
     this.#timer = setInterval(() => this.#beat(), HEARTBEAT_EVERY_MS);
   }
 
+  /** The head as last heard: a new `headSince` means it restarted, and the replicas it ran died with it. */
+  #head: { node: string; since: number; at: number; dead: boolean } | undefined;
+
+  #heardHead(hb: Heartbeat, agent: NodeAgent): void {
+    if (hb.headSince === undefined) return;
+    const h = this.#head;
+    if (h && (h.node !== hb.node || h.since !== hb.headSince) && !h.dead) agent.nodeDead(h.node, `the head (node ${h.node}) restarted; its replicas are gone`);
+    this.#head = { node: hb.node, since: hb.headSince, at: performance.now(), dead: false };
+  }
+
+  /** A head silent for as long as a dead node is: its replicas are as good as dead. */
+  #checkHead(): void {
+    const h = this.#head;
+    if (!h || h.dead || performance.now() - h.at <= DEAD_AFTER_MS) return;
+    h.dead = true;
+    this.#agent?.nodeDead(h.node, `the head (node ${h.node}) has not been heard from for ${DEAD_AFTER_MS / 1000} s`);
+  }
+
   #beat(): void {
+    this.#checkHead();
     const hb: Heartbeat = { node: this.options.nodeId, httpUrl: this.httpUrl, replicas: [...this.#replicas.keys()] };
     this.nc.publish(this.subjects.heartbeat, encodeWire(hb));
   }

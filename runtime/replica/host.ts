@@ -119,6 +119,11 @@ export class ReplicaHost {
     cp.port.listen(gate ? (msg) => gate.take(cp, msg, replica) : (msg) => replica.receive(cp, msg));
   }
 
+  /** A cluster's head restarted: ask it for the replicas of every deployment this replica calls. */
+  resubscribe(): void {
+    this.#client?.resubscribe();
+  }
+
   setModels(replicaId: string, ids: string[]): void {
     this.#client?.setModels(replicaId, ids);
   }

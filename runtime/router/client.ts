@@ -146,6 +146,16 @@ export class Client {
   /** Routers by target object: a handle reuses one object for all its calls, the proxy one per route. */
   readonly #byTarget = { handle: new WeakMap<HandleTarget, Router>(), proxy: new WeakMap<HandleTarget, Router>() };
 
+  readonly #targets = new Map<string, HandleTarget>();
+
+  /**
+   * Asks for every deployment's replicas again: a cluster's head that restarted knows nothing of
+   * what this thread routes to. Links that exist stay, with what is in flight on them.
+   */
+  resubscribe(): void {
+    for (const target of this.#targets.values()) this.routes.subscribe(target);
+  }
+
   router(target: HandleTarget, lane: Lane = "handle"): Router {
     const known = this.#byTarget[lane].get(target);
     if (known) return known;
@@ -156,6 +166,7 @@ export class Client {
       router = new Router(target.deploymentName);
       router.onNoReplicas = () => this.routes.demand?.(target);
       this.#routers.set(rkey, router);
+      this.#targets.set(key, { appName: target.appName, deploymentName: target.deploymentName });
       if (this.#replicaSets.has(key)) this.#route(key);
       else this.routes.subscribe(target);
     }
