@@ -25,8 +25,8 @@ export const cyan = paint(36);
 
 /** Colours a Ray Serve status word: green when serving, red when failed, yellow in between. */
 export function statusColor(status: string, stream: NodeJS.WriteStream = process.stdout): string {
-  if (["RUNNING", "HEALTHY"].includes(status)) return green(status, stream);
-  if (["DEPLOY_FAILED", "UNHEALTHY", "NOT_STARTED"].includes(status)) return red(status, stream);
+  if (["RUNNING", "HEALTHY", "ALIVE"].includes(status)) return green(status, stream);
+  if (["DEPLOY_FAILED", "UNHEALTHY", "NOT_STARTED", "DEAD"].includes(status)) return red(status, stream);
   return yellow(status, stream);
 }
 

@@ -14,7 +14,9 @@ messages, autoscaled deployments' target and current replicas, and the multiplex
 ids each replica holds: a table for people (colour on a terminal, none with NO_COLOR), or with --json
 the shape of serve.status():
   { proxy: { url, status }, applications: { <app>: { status, message, routePrefix,
-    deployments: { <name>: { status, message, replicaStates: { RUNNING: n, ... } } } } } }
+    deployments: { <name>: { status, message, replicaStates: { RUNNING: n, ... } } } } },
+    nodes: { <id>: { status: ALIVE | DEAD, replicas, httpUrl, head } } }
+(nodes, and each replica's node, only on a cluster's head: tsserve start --head --cluster)
 
 Options:
   --json           print JSON
@@ -26,7 +28,7 @@ export async function status(argv: string[]): Promise<void> {
   if (values.help) return out(help);
   if (positionals.length) throw new UsageError(`tsserve status: unexpected argument "${positionals[0]}"`);
   const state = await getState(adminAddress(values.address));
-  const status: ServeStatus = { proxy: state.proxy, applications: state.applications };
+  const status: ServeStatus = { proxy: state.proxy, applications: state.applications, ...(state.nodes && { nodes: state.nodes }) };
   if (values.json) return out(JSON.stringify(status, null, 2));
   out(statusTable(status));
 }
@@ -46,21 +48,35 @@ function target(d: DeploymentInfo): string {
   return d.targetReplicas !== undefined && d.targetReplicas !== d.currentReplicas ? dim(` (target ${d.targetReplicas})`) : "";
 }
 
-/** One row per replica holding multiplexed models: which ones (a deployment without models gets none). */
+/**
+ * One row per replica when there is something to say of each: the multiplexed models it holds,
+ * the node it runs on (a cluster).
+ */
 function replicaRows(d: DeploymentInfo): string[][] {
   const replicas = d.replicas ?? [];
-  if (!replicas.some((r) => r.multiplexedModelIds?.length)) return [];
-  return replicas.map((r) => [
-    dim(`    ${r.replicaId.split("#").at(-1)}`),
-    statusColor(r.state),
-    r.multiplexedModelIds.length ? `models ${r.multiplexedModelIds.join(", ")}` : dim("no models"),
-    "",
-  ]);
+  const models = replicas.some((r) => r.multiplexedModelIds?.length);
+  const nodes = replicas.some((r) => r.node !== undefined);
+  if (!models && !nodes) return [];
+  return replicas.map((r) => {
+    const about = [];
+    if (nodes) about.push(`on ${r.node ?? "?"}`);
+    if (models) about.push(r.multiplexedModelIds.length ? `models ${r.multiplexedModelIds.join(", ")}` : dim("no models"));
+    return [dim(`    ${r.replicaId.split("#").at(-1)}`), statusColor(r.state), about.join(", "), ""];
+  });
+}
+
+/** The nodes of a cluster: one row each, the head first. */
+function nodeTable(nodes: NonNullable<ServeStatus["nodes"]>): string {
+  const rows: string[][] = [[bold("NODE"), bold("STATUS"), bold("REPLICAS"), bold("HTTP")]];
+  const sorted = Object.entries(nodes).sort(([a, x], [b, y]) => Number(y.head) - Number(x.head) || a.localeCompare(b));
+  for (const [id, n] of sorted) rows.push([n.head ? `${id} ${dim("(head)")}` : id, statusColor(n.status), String(n.replicas), n.httpUrl ?? ""]);
+  return table(rows);
 }
 
 /** The status as people read it. */
 export function statusTable(status: ServeStatus): string {
   const lines = [`Proxy: ${statusColor(status.proxy.status)}${status.proxy.url ? ` at ${status.proxy.url}` : ""}`, ""];
+  if (status.nodes) lines.push(nodeTable(status.nodes), "");
   const apps = Object.entries(status.applications);
   if (!apps.length) return [...lines, "No applications."].join("\n");
   const rows: string[][] = [[bold("APPLICATION / DEPLOYMENT"), bold("STATUS"), bold("REPLICAS"), bold("MESSAGE")]];

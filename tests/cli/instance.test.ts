@@ -130,7 +130,8 @@ describe("tsserve start + deploy/status/config", () => {
     }
     expect(answers.length).toBeGreaterThan(0);
     expect(answers.filter((a) => a !== "200")).toEqual([]);
-  });
+    // Four rolling deploys: on a loaded 2-core machine that takes longer than bun:test's default 5 s.
+  }, 60_000);
 
   test("a file.ts target adds one app, or replaces the one of its name, and keeps the others", async () => {
     // Dozens of callers keep the other app busy meanwhile: not one of their requests may fail.
