@@ -54,7 +54,7 @@ export class Instance {
     let head: Awaited<ReturnType<typeof startHead>> | undefined;
     if (options.cluster) {
       try {
-        head = await startHead(options.cluster, runtime, httpUrl);
+        head = await startHead(options.cluster, runtime, httpUrl, true);
       } catch (e) {
         await serve.shutdown();
         throw new CliError((e as Error).message);

@@ -30,6 +30,8 @@ interface NodeState {
   httpUrl: string | null;
   /** The replicas it said it runs, in its last heartbeat. */
   replicas: ReadonlySet<string>;
+  /** It asked to leave, and its replicas are moving: its heartbeats do not make it join again. */
+  leaving?: boolean;
 }
 
 /** How long a restarted head listens before taking replicas back: every live node beats twice meanwhile. */
@@ -56,7 +58,7 @@ export class ClusterHead implements ClusterHooks, NodeLine {
    * ("app/deployment"), for `place` to adopt instead of starting new ones. Until it is done,
    * replicas the head does not know are left running (they may be adopted).
    */
-  #adoptable: Map<string, ReplicaRecord[]> | undefined = new Map();
+  #adoptable: Map<string, ReplicaRecord[]> | undefined;
 
   constructor(
     readonly nc: NatsConnection,
@@ -65,7 +67,10 @@ export class ClusterHead implements ClusterHooks, NodeLine {
     readonly controller: Controller,
     readonly runtime: HeadRuntime,
     readonly state: ClusterState,
+    /** `restore()` follows: until it is done, replicas the head does not know may yet be taken back. */
+    willRestore = false,
   ) {
+    if (willRestore) this.#adoptable = new Map();
     this.#me = options.nodeId;
     this.#nodes.set(this.#me, { status: "ALIVE", lastSeen: Infinity, httpUrl: runtime.httpUrl, replicas: new Set() });
     this.#agent = new NodeAgent(nc, subjects, this.#me, runtime.threads);
@@ -73,7 +78,7 @@ export class ClusterHead implements ClusterHooks, NodeLine {
       serveControl(nc, subjects.head, {
         ctl: (b: { thread: string; op: string; args: unknown[] }) => this.#fromThread(b.thread, b.op, b.args),
         exit: (b: { id: string; message: string }) => this.#remote.get(b.id)?.exited(new ReplicaDiedError(b.message)),
-        bye: (b: { node: string }) => this.#dead(b.node, "left the cluster"),
+        bye: (b: { node: string }) => this.#leaving(b.node),
       }),
       nc.subscribe(subjects.heartbeat, {
         callback: (err, msg) => {
@@ -216,6 +221,7 @@ export class ClusterHead implements ClusterHooks, NodeLine {
       return;
     }
     const known = this.#nodes.get(hb.node);
+    if (known?.leaving) return void (known.lastSeen = performance.now());
     if (!known || known.status === "DEAD") {
       this.#nodes.set(hb.node, { status: "ALIVE", lastSeen: performance.now(), httpUrl: hb.httpUrl, replicas: new Set(hb.replicas) });
       logger.info(`node ${hb.node} joined (HTTP at ${hb.httpUrl ?? "none"})`, { node: hb.node });
@@ -238,6 +244,24 @@ export class ClusterHead implements ClusterHooks, NodeLine {
     for (const [id, n] of this.#nodes) {
       if (n.status === "ALIVE" && now - n.lastSeen > DEAD_AFTER_MS) this.#dead(id, `has not been heard from for ${DEAD_AFTER_MS / 1000} s`);
     }
+  }
+
+  /**
+   * Node `node` is leaving (Ctrl-C, SIGTERM): no new replica goes there, its replicas are
+   * replaced elsewhere, then drain and stop; what they serve meanwhile is not cut. Resolves when
+   * the node has nothing left (it then exits).
+   */
+  async #leaving(node: string): Promise<void> {
+    const n = this.#nodes.get(node);
+    if (!n || n.status === "DEAD" || node === this.#me) return;
+    n.status = "DEAD";
+    n.leaving = true;
+    logger.info(`node ${node} is leaving; moving its replicas to the other nodes`, { node });
+    await Promise.all([...this.#remote.values()].filter((r) => r.node === node).map((r) => this.controller.retire(r.id)));
+    n.leaving = false;
+    this.controller.removeThread(nodeMain.name(node), `node ${node} left the cluster`);
+    this.#agent.bridge.nodeGone(node);
+    tell(this.nc, this.subjects.all, "nodeGone", { node });
   }
 
   /** Node `node` is dead: what ran there fails and is replaced elsewhere; callers stop using it at once. */

@@ -9,8 +9,11 @@ import { ClusterState } from "./state.ts";
 export { clusterOptions, DEFAULT_CLUSTER_NAME, type ClusterOptions } from "./options.ts";
 export { WorkerNode } from "./worker_node.ts";
 
-/** Makes the main runtime the cluster's head: its controller places replicas on every live node. */
-export async function startHead(options: ClusterOptions, runtime: MainRuntime, httpUrl: string): Promise<ClusterHead> {
+/**
+ * Makes the main runtime the cluster's head: its controller places replicas on every live node.
+ * `restore`: the caller calls `head.restore(applier)` next, to take back what a head before it ran.
+ */
+export async function startHead(options: ClusterOptions, runtime: MainRuntime, httpUrl: string, restore = false): Promise<ClusterHead> {
   const nc = await connectCluster(options);
   const subjects = new Subjects(options.name);
   let state;
@@ -34,7 +37,7 @@ export async function startHead(options: ClusterOptions, runtime: MainRuntime, h
     },
     routes: () => runtime.routes(),
     httpUrl,
-  }, state);
+  }, state, restore);
   runtime.cluster = head;
   const routesChanged = runtime.controller.onRoutesChanged;
   runtime.controller.onRoutesChanged = () => {

@@ -18,7 +18,7 @@ import { decodeWire, encodeWire } from "./bytes.ts";
 import { connectCluster, type NatsConnection } from "./connection.ts";
 import { DEAD_AFTER_MS, HEARTBEAT_EVERY_MS, type Heartbeat, nodeMain } from "./heartbeat.ts";
 import { type ClusterOptions, Subjects } from "./options.ts";
-import { serveControl, tell } from "./rpc.ts";
+import { ask, serveControl, tell } from "./rpc.ts";
 
 interface Spawn {
   id: string;
@@ -177,11 +177,15 @@ export class WorkerNode {
     this.#agent?.bridge.gone(id);
   }
 
-  /** Leaves the cluster: the head replaces this node's replicas at once; they drain here. */
+  /**
+   * Leaves the cluster: the head starts replacements elsewhere, then drains and stops this node's
+   * replicas (up to `timeoutMs`, and as long again for the replacements to start); whatever is
+   * left then is stopped here. Heartbeats go on meanwhile, so the head does not take the node for dead.
+   */
   async leave(timeoutMs: number): Promise<void> {
+    const answer = ask(this.nc, this.subjects.head, "bye", { node: this.options.nodeId }, 2 * timeoutMs + 5000).catch(() => {});
+    await answer;
     clearInterval(this.#timer);
-    tell(this.nc, this.subjects.head, "bye", { node: this.options.nodeId });
-    await this.nc.flush().catch(() => {});
     await Promise.all([...this.#replicas.values()].map((r) => r.stop(timeoutMs)));
     for (const s of this.#subs) s.unsubscribe();
     this.#agent?.bridge.close();

@@ -403,6 +403,16 @@ export class Controller {
     }
   }
 
+  /** Replaces replica `id` without failing what it serves (see DeploymentState.retire). */
+  async retire(id: string): Promise<void> {
+    for (const app of this.apps.values()) {
+      for (const d of app.deployments.values()) {
+        const r = d.replicas.find((x) => x.id === id);
+        if (r) return d.retire(r);
+      }
+    }
+  }
+
   /** The replica with id `id`, wherever it runs. */
   replica(id: string): ManagedReplica | undefined {
     return this.#replicas.get(id);

@@ -300,6 +300,24 @@ export class DeploymentState {
     this.events.changed(this);
   }
 
+  /**
+   * Replaces `r` without failing what it serves (its node is leaving): a replacement starts,
+   * callers stop routing to `r`, then it drains and stops.
+   */
+  async retire(r: ManagedReplica): Promise<void> {
+    if (!this.replicas.includes(r) || r.state === "STOPPING" || this.#stopped) return;
+    r.state = "STOPPING";
+    const replaced = this.reconcile().catch((err: Error) => {
+      this.status = "UNHEALTHY";
+      this.message = err.message;
+    });
+    await this.events.changed(this);
+    await r.stop(this.spec.options.gracefulShutdownTimeoutMs);
+    this.#remove(r);
+    this.events.changed(this);
+    await replaced;
+  }
+
   /** Stops every replica gracefully. */
   async stop(): Promise<void> {
     this.#stopped = true;
