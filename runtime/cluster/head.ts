@@ -17,12 +17,11 @@ import type { NatsConnection } from "./connection.ts";
 import type { ClusterOptions, Subjects } from "./options.ts";
 import { RemoteReplica, type NodeLine } from "./remote_replica.ts";
 import { ask, serveControl, tell } from "./rpc.ts";
-import { decodeWire } from "./bytes.ts";
+import { decodeWire, encodeWire } from "./bytes.ts";
 import { DEAD_AFTER_MS, HEARTBEAT_EVERY_MS, type Heartbeat, nodeMain } from "./heartbeat.ts";
 import { DeploymentState as Deployment } from "../controller/deployment.ts";
 import type { ConfigApplier, Prepared } from "../admin/apply.ts";
 import type { ClusterState, ReplicaRecord } from "./state.ts";
-import { encodeWire } from "./bytes.ts";
 
 interface NodeState {
   status: NodeStatusInfo["status"];

@@ -77,16 +77,21 @@ export class ReplicaWorker implements ManagedReplica {
 
   #replicaEnd: MessagePort | undefined;
 
+  /**
+   * In a cluster: the spec the Worker starts from, with its module where this node keeps the
+   * deployed code (cluster/code.ts); `spec` stays as deployed.
+   */
+  locate: ((spec: DeploymentSpec) => Promise<DeploymentSpec>) | undefined;
+
   /** Imports, constructs and initialises the replica; rejects with the user's error, or if the Worker dies. */
   async start(directory: Directory): Promise<void> {
+    const exited = new Promise<never>((_, reject) => this.onExit(reject));
+    const spec = this.locate ? await Promise.race([this.locate(this.spec), exited]) : this.spec;
     const port = this.#replicaEnd!;
     this.#replicaEnd = undefined;
     const logLevel = this.spec.options.loggingConfig?.logLevel ?? logger.settings.logLevel;
-    const init = { replicaId: this.id, appName: this.appName, spec: this.spec, directory, controller: port, logLevel, metrics: switches.counting };
-    await Promise.race([
-      this.host.start(Comlink.transfer(init, [port])),
-      new Promise<never>((_, reject) => this.onExit(reject)),
-    ]);
+    const init = { replicaId: this.id, appName: this.appName, spec, directory, controller: port, logLevel, metrics: switches.counting };
+    await Promise.race([this.host.start(Comlink.transfer(init, [port])), exited]);
   }
 
   /** Runs `listener` once, if the Worker crashes or exits (not when stopped on purpose). */
