@@ -5,7 +5,7 @@ import { connect } from "@nats-io/transport-node";
 
 const [url, subject] = process.argv.slice(-2);
 const nc = await connect({ servers: url });
-nc.subscribe(subject!, { callback: (_err, msg) => msg.respond(msg.data) });
+nc.subscribe(subject!, { callback: (_err, msg) => void msg.respond(msg.data) });
 await nc.flush();
 console.log("ready");
 // floor.ts ends this process (SIGTERM); the connection goes with it.
