@@ -3,12 +3,14 @@
  * `structuredClone` gives between threads, for everything users pass to and return from
  * deployments (see the test for the full list).
  *
- * Plain values are plain MessagePack. What MessagePack has no type for is an extension
- * (ext types below): `undefined`, bigint, Date, RegExp, ArrayBuffer, DataView and every
- * typed array kind are self-contained leaves. A container with a meaning (Map, Set, Error,
- * a boxed primitive, an object with an own "__proto__" key) is an array whose first item is a
- * marker extension, so its contents stay ordinary MessagePack and nothing recurses: the decoder
- * rebuilds those in one pass after @msgpack/msgpack's Decoder, and only when a marker was seen.
+ * Plain values are plain MessagePack (@msgpack/msgpack reads them, and its output reads here).
+ * What MessagePack has no type for is an extension (ext types below): `undefined`, bigint,
+ * Date, RegExp, ArrayBuffer, DataView and every typed array kind are self-contained leaves. A
+ * container with a meaning (Map, Set, Error, a boxed primitive, an object with an own
+ * "__proto__" key) is an array whose first item is a marker extension, so its contents stay
+ * ordinary MessagePack and neither side recurses: the reader rebuilds it when the array ends.
+ * The writer and the reader are this folder's own (msgpack_writer.ts and msgpack_reader.ts
+ * say why not the library's).
  *
  * Invariants kept by encodeWire's walk:
  *  - it never recurses, so depth costs heap, not stack, up to MAX_DEPTH (as deep as JSON goes);
@@ -17,9 +19,9 @@
  *    always reaches that depth, so the common shallow message pays nothing for it;
  *  - a shared (non-cyclic) object is written once per place it appears: the copy is a tree.
  */
-import { Decoder, ExtensionCodec } from "@msgpack/msgpack";
 import { MAX_DEPTH } from "../replica/msgpack.ts";
 import { MsgpackWriter } from "./msgpack_writer.ts";
+import { Marker, MsgpackReader, WireDecodeError } from "./msgpack_reader.ts";
 
 // ---- extension types (0-127; each self-describing, so add new ones at the end) ----
 const UNDEFINED = 0;
@@ -295,100 +297,8 @@ function bigintBytes(v: bigint): Uint8Array {
 
 // ---- decoding ----
 
-/** Stands for a marked container until revive() rebuilds it. */
-class Marker {
-  constructor(readonly type: number) {}
-}
-const markers = new Map<number, Marker>([MAP, SET, ERROR, BOXED, PROTO_OBJECT].map((t) => [t, new Marker(t)]));
-let sawMarker = false;
-
-/** The payload as bytes of its own (the Decoder's are a view of the whole message). */
+/** The payload as bytes of its own (the reader's are a view of the whole message). */
 const own = (data: Uint8Array): ArrayBuffer => new Uint8Array(data).buffer;
-
-const codec = new ExtensionCodec();
-const leaf = (type: number, decode: (data: Uint8Array) => unknown) => codec.register({ type, encode: () => null, decode });
-leaf(UNDEFINED, () => undefined);
-leaf(BIGINT, (d) => {
-  let hex = "0x0";
-  for (let i = 1; i < d.length; i++) hex += d[i]!.toString(16).padStart(2, "0");
-  return d[0] ? -BigInt(hex) : BigInt(hex);
-});
-leaf(DATE, (d) => new Date(new DataView(d.buffer, d.byteOffset, 8).getFloat64(0)));
-leaf(REGEXP, (d) => {
-  const text = fromUtf8.decode(d);
-  const slash = text.indexOf("/"); // flags are letters, so the first "/" ends them
-  return new RegExp(text.slice(slash + 1), text.slice(0, slash));
-});
-leaf(ARRAY_BUFFER, own);
-leaf(DATA_VIEW, (d) => new DataView(own(d)));
-TYPED_ARRAYS.forEach((Kind, i) => leaf(TYPED + i, (d) => new Kind(own(d))));
-for (const [type, marker] of markers) {
-  leaf(type, () => {
-    sawMarker = true;
-    return marker;
-  });
-}
-const decoder = new Decoder({ extensionCodec: codec });
-
-/** The value `encodeWire` wrote. */
-export function decodeWire(bytes: Uint8Array): unknown {
-  sawMarker = false;
-  const value = decoder.decode(bytes);
-  return sawMarker ? revive(value) : value;
-}
-
-/**
- * Rebuilds the marked containers, innermost first (a Map's keys and values are finished
- * before the Map is made), without recursion: the containers in pre-order, then backwards.
- */
-function revive(root: unknown): unknown {
-  const holder = { root };
-  const nodes: object[] = [];
-  const parents: object[] = [];
-  const keys: (string | number)[] = [];
-  const todo: [object, object, string | number][] = [];
-  if (typeof root === "object" && root !== null) todo.push([root, holder, "root"]);
-  while (todo.length) {
-    const [node, parent, key] = todo.pop()!;
-    nodes.push(node);
-    parents.push(parent);
-    keys.push(key);
-    if (Array.isArray(node)) {
-      for (let i = 0; i < node.length; i++) if (isPlain(node[i])) todo.push([node[i], node, i]);
-    } else {
-      for (const k in node) if (isPlain((node as Record<string, unknown>)[k])) todo.push([(node as Record<string, object>)[k]!, node, k]);
-    }
-  }
-  for (let n = nodes.length - 1; n >= 0; n--) {
-    const node = nodes[n]!;
-    if (Array.isArray(node) && node[0] instanceof Marker) (parents[n] as Record<string | number, unknown>)[keys[n]!] = rebuild(node[0].type, node);
-  }
-  return holder.root;
-}
-
-/** An array or object as the Decoder makes them (the only places a marker can be). */
-const isPlain = (v: unknown): v is object => typeof v === "object" && v !== null && (Array.isArray(v) || Object.getPrototypeOf(v) === Object.prototype);
-
-function rebuild(type: number, items: unknown[]): unknown {
-  switch (type) {
-    case MAP: {
-      const map = new Map();
-      for (let i = 1; i < items.length; i += 2) map.set(items[i], items[i + 1]);
-      return map;
-    }
-    case SET:
-      return new Set(items.slice(1));
-    case BOXED:
-      return Object(items[1]);
-    case PROTO_OBJECT: {
-      const obj = {};
-      for (let i = 1; i < items.length; i += 2) Object.defineProperty(obj, items[i] as string, { value: items[i + 1], enumerable: true, writable: true, configurable: true });
-      return obj;
-    }
-    default:
-      return rebuildError(items[1] as Record<string, unknown>);
-  }
-}
 
 function rebuildError(info: Record<string, unknown>): Error {
   if (info.dom) return new DOMException(info.message as string, info.name as string);
@@ -400,4 +310,57 @@ function rebuildError(info: Record<string, unknown>): Error {
   if ("message" in info) field("message", info.message);
   if ("cause" in info) field("cause", info.cause);
   return err;
+}
+
+/** What each marker's array becomes (items[0] is the marker); its contents are already decoded. */
+const markers: Record<number, Marker> = {
+  [MAP]: new Marker((items) => {
+    const map = new Map();
+    for (let i = 1; i < items.length; i += 2) map.set(items[i], items[i + 1]);
+    return map;
+  }),
+  [SET]: new Marker((items) => new Set(items.slice(1))),
+  [ERROR]: new Marker((items) => rebuildError(items[1] as Record<string, unknown>)),
+  [BOXED]: new Marker((items) => Object(items[1])),
+  [PROTO_OBJECT]: new Marker((items) => {
+    const obj = {};
+    // defineProperty makes "__proto__" an own key, as JSON.parse and structured clone do.
+    for (let i = 1; i < items.length; i += 2) Object.defineProperty(obj, items[i] as string, { value: items[i + 1], enumerable: true, writable: true, configurable: true });
+    return obj;
+  }),
+};
+
+function decodeExt(type: number, d: Uint8Array): unknown {
+  switch (type) {
+    case UNDEFINED:
+      return undefined;
+    case BIGINT: {
+      let hex = "0x0";
+      for (let i = 1; i < d.length; i++) hex += d[i]!.toString(16).padStart(2, "0");
+      return d[0] ? -BigInt(hex) : BigInt(hex);
+    }
+    case DATE:
+      return new Date(new DataView(d.buffer, d.byteOffset, d.byteLength).getFloat64(0));
+    case REGEXP: {
+      const text = fromUtf8.decode(d);
+      const slash = text.indexOf("/"); // flags are letters, so the first "/" ends them
+      return new RegExp(text.slice(slash + 1), text.slice(0, slash));
+    }
+    case ARRAY_BUFFER:
+      return own(d);
+    case DATA_VIEW:
+      return new DataView(own(d));
+  }
+  const Typed = TYPED_ARRAYS[type - TYPED];
+  if (Typed) return new Typed(own(d));
+  const marker = markers[type];
+  if (marker) return marker;
+  throw new WireDecodeError(`unknown extension type ${type} (a newer tsserve on the other machine?)`);
+}
+
+const reader = new MsgpackReader(decodeExt);
+
+/** The value `encodeWire` wrote. */
+export function decodeWire(bytes: Uint8Array): unknown {
+  return reader.read(bytes);
 }

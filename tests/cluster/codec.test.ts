@@ -1,6 +1,7 @@
 // The cluster codec: what crosses machines as MessagePack comes back as structuredClone would
 // copy it between threads, and what cannot cross fails with an error naming where it is.
 import { describe, expect, test } from "bun:test";
+import { decode, encode } from "@msgpack/msgpack";
 import { decodeWire, encodeWire } from "../../runtime/cluster/codec.ts";
 import { K } from "../../runtime/wire/protocol.ts";
 import { rng } from "../random.ts";
@@ -269,6 +270,49 @@ describe("cluster codec refuses what cannot cross machines", () => {
   test("after a refusal the next value encodes as usual", () => {
     refusal({ f: () => 1 });
     expect(roundTrip({ ok: [1, 2] })).toEqual({ ok: [1, 2] });
+  });
+});
+
+describe("cluster codec reads MessagePack, and only MessagePack", () => {
+  test("plain values are plain MessagePack both ways with @msgpack/msgpack", () => {
+    const plain = { k: 1, id: 70_000, method: "call", args: [-5, 1.5, "héllo", null, true, [{}]], ctx: { requestId: "r".repeat(300) } };
+    expect(decode(encodeWire(plain))).toEqual(plain);
+    expect(decodeWire(encode(plain))).toEqual(plain);
+    // The library writes bytes as MessagePack's bin: they arrive as a Uint8Array of their own.
+    const bin = decodeWire(encode({ b: new Uint8Array([1, 2]) })) as { b: Uint8Array };
+    expect(bin.b).toEqual(new Uint8Array([1, 2]));
+    expect(bin.b.buffer.byteLength).toBe(2);
+    expect(decodeWire(encode({ big: 2 ** 40, neg: -(2 ** 40), f32: Math.fround(0.5) }, { forceFloat32: true }))).toEqual({ big: 2 ** 40, neg: -(2 ** 40), f32: 0.5 });
+  });
+
+  test("a broken message fails with a WireDecodeError saying what is wrong", () => {
+    const fails = (bytes: Uint8Array): Error => {
+      try {
+        decodeWire(bytes);
+      } catch (err) {
+        return err as Error;
+      }
+      throw new Error("decodeWire accepted the bytes");
+    };
+    const whole = encodeWire({ a: [1, 2, "three"], b: new Date(0) });
+    for (let cut = 0; cut < whole.length; cut++) {
+      const err = fails(whole.subarray(0, cut));
+      expect(err.name).toBe("WireDecodeError");
+      expect(err.message).toStartWith("cannot decode a message from another machine: it ends in the middle of a value");
+    }
+    expect(fails(Uint8Array.of(0xc1)).message).toBe("cannot decode a message from another machine: byte 0xc1 at 0 starts no MessagePack value");
+    expect(fails(Uint8Array.of(0x01, 0x02)).message).toBe("cannot decode a message from another machine: 1 extra bytes after the value");
+    expect(fails(Uint8Array.of(0xd4, 99, 0)).message).toBe("cannot decode a message from another machine: unknown extension type 99 (a newer tsserve on the other machine?)");
+    expect(fails(Uint8Array.of(0x81, 0x01, 0x02)).message).toBe("cannot decode a message from another machine: an object key is a number, not a string");
+    // An array that claims four billion items in five bytes is refused before anything is allocated.
+    expect(fails(Uint8Array.of(0xdd, 0xff, 0xff, 0xff, 0xff)).message).toBe("cannot decode a message from another machine: it ends in the middle of a value (an array of 4294967295 items, 0 bytes left)");
+    expect(fails(Uint8Array.of(0xa2, 0xff, 0xfe)).name).toBe("WireDecodeError"); // not UTF-8
+    expect(fails(Uint8Array.of(0xd4, 14, 0)).name).toBe("WireDecodeError"); // 1 byte as a Float64Array
+    // Another encoder's "__proto__" key would set the prototype if assigned: refused.
+    const polluting = fails(encode(JSON.parse('{"__proto__": {"polluted": true}}')));
+    expect(polluting.message).toBe('cannot decode a message from another machine: an object key is "__proto__"');
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(decodeWire(encodeWire([1]))).toEqual([1]); // and the next message reads as usual
   });
 });
 
