@@ -9,6 +9,9 @@
 
 const textEncoder = new TextEncoder();
 
+/** A buffer grown past this for one large value is let go after it, not kept for the small ones. */
+const KEEP_BYTES = 1 << 20;
+
 /** Strings up to this many UTF-16 units are written by a loop (cheaper than encodeInto for short ones). */
 const SHORT_STRING = 64;
 
@@ -17,14 +20,19 @@ export class MsgpackWriter {
   view: DataView;
   pos = 0;
 
-  constructor(size = 64 * 1024) {
+  constructor(readonly size = 64 * 1024) {
     this.bytes = new Uint8Array(size);
     this.view = new DataView(this.bytes.buffer);
   }
 
   /** The bytes written since the last reset, as a copy (the caller may keep them past the next encode). */
   take(): Uint8Array {
-    return this.bytes.slice(0, this.pos);
+    const out = this.bytes.slice(0, this.pos);
+    if (this.bytes.length > KEEP_BYTES) {
+      this.bytes = new Uint8Array(this.size);
+      this.view = new DataView(this.bytes.buffer);
+    }
+    return out;
   }
 
   ensure(n: number): void {
