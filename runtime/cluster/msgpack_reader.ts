@@ -227,8 +227,9 @@ export class MsgpackReader {
     return this.#bytes.subarray(at, at + n);
   }
 
+  /** Bytes of their own, as a plain Uint8Array (NATS hands over Node Buffers, whose slice() is a view). */
   #bin(n: number): Uint8Array {
-    return this.#take(n).slice();
+    return new Uint8Array(this.#take(n));
   }
 
   #ext(n: number): unknown {

@@ -285,6 +285,24 @@ describe("cluster codec reads MessagePack, and only MessagePack", () => {
     expect(decodeWire(encode({ big: 2 ** 40, neg: -(2 ** 40), f32: Math.fround(0.5) }, { forceFloat32: true }))).toEqual({ big: 2 ** 40, neg: -(2 ** 40), f32: 0.5 });
   });
 
+  test("values read from a Node Buffer (as NATS hands messages over) are copies, not views of it", () => {
+    const value = { bytes: new Uint8Array([1, 2, 3]), floats: new Float64Array([0.5]), buf: new Uint8Array([9]).buffer, dv: new DataView(new ArrayBuffer(2)) };
+    const pooled = Buffer.alloc(4096);
+    const wire = encodeWire(value);
+    pooled.set(wire, 100);
+    const got = decodeWire(pooled.subarray(100, 100 + wire.length)) as typeof value;
+    const fromBin = decodeWire(Buffer.from(encode({ b: new Uint8Array([7, 8]) }))) as { b: Uint8Array };
+    pooled.fill(0);
+    expect(got.bytes.constructor).toBe(Uint8Array);
+    expect([...got.bytes]).toEqual([1, 2, 3]);
+    expect(got.bytes.buffer.byteLength).toBe(3);
+    expect([...got.floats]).toEqual([0.5]);
+    expect([...new Uint8Array(got.buf)]).toEqual([9]);
+    expect(got.dv.byteLength).toBe(2);
+    expect(fromBin.b.constructor).toBe(Uint8Array);
+    expect([...fromBin.b]).toEqual([7, 8]);
+  });
+
   test("a broken message fails with a WireDecodeError saying what is wrong", () => {
     const fails = (bytes: Uint8Array): Error => {
       try {
