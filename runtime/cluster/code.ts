@@ -16,7 +16,7 @@
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
-import { dirname, isAbsolute, join, relative, sep } from "node:path";
+import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { decode, encode } from "@msgpack/msgpack";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { Objm, type ObjectStore } from "@nats-io/obj";
@@ -96,7 +96,7 @@ export class CodeStore {
    */
   materialize(version: string, into = join(process.cwd(), ".tsserve", "code")): Promise<CodeCopy> {
     if (!/^[\w-]+$/.test(version)) throw new TypeError(`a code version is a hash of letters and digits, got ${JSON.stringify(version)}`);
-    const dir = join(into, version);
+    const dir = join(resolve(into), version); // absolute: replicas import from it, whatever their own directory
     let writing = this.#writing.get(dir);
     if (!writing) {
       writing = this.#materialize(version, dir);

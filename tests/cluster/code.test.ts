@@ -3,7 +3,7 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { CodeStore } from "../../runtime/cluster/code.ts";
 import { codeVersion } from "../../runtime/admin/import-protocol.ts";
@@ -134,6 +134,9 @@ describe("CodeStore", () => {
     await expect(store.put(["lib/greet.ts"])).rejects.toThrow('CodeStore.put needs absolute paths, got "lib/greet.ts"');
     await expect(CodeStore.open(nc, "my.cluster")).rejects.toThrow('cluster name must be letters, digits, "_" or "-" (it names NATS buckets and subjects), got "my.cluster"');
     expect(() => store.materialize("../etc", into.dir)).toThrow("a code version is a hash of letters and digits");
+    // A relative directory is taken from the working directory, and the copy's paths are absolute.
+    const copy = await store.materialize(v, relative(process.cwd(), into.dir));
+    expect(copy.root).toBe(join(into.dir, v));
   });
 
   test("under load: dozens of versions put and materialized by several nodes at once", async () => {
