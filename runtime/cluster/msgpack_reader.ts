@@ -245,26 +245,24 @@ export class MsgpackReader {
     if (n > CACHED) return textDecoder.decode(bytes.subarray(at, at + n));
     // A short string seen before is reused: look it up by a hash of its bytes, and check it.
     let h = n;
-    for (let i = 0; i < n; i++) h = (Math.imul(h, 31) + bytes[at + i]!) | 0;
+    let high = 0;
+    for (let i = 0; i < n; i++) {
+      const c = bytes[at + i]!;
+      high |= c;
+      h = (Math.imul(h, 31) + c) | 0;
+    }
+    // Only ASCII strings are cached: their length in UTF-16 units is their length in bytes, as the check needs.
+    if (high >= 0x80) return textDecoder.decode(bytes.subarray(at, at + n));
     const slot = (h ^ (h >>> 12)) & (CACHE_SIZE - 1);
     const seen = this.#cache[slot];
     if (seen !== undefined && seen.length === n) {
-      let same = true;
-      for (let i = 0; i < n; i++) {
-        if (seen.charCodeAt(i) !== bytes[at + i]) {
-          same = false;
-          break;
-        }
-      }
-      if (same) return seen;
+      let i = 0;
+      while (i < n && seen.charCodeAt(i) === bytes[at + i]) i++;
+      if (i === n) return seen;
     }
-    let s: string;
-    let ascii = true;
-    for (let i = 0; i < n; i++) if (bytes[at + i]! >= 0x80) ascii = false;
-    if (ascii) s = String.fromCharCode.apply(null, bytes.subarray(at, at + n) as unknown as number[]);
-    else s = textDecoder.decode(bytes.subarray(at, at + n));
-    // Only ASCII strings are cached: their length in UTF-16 units is their length in bytes, as the check above needs.
-    if (ascii) this.#cache[slot] = s;
+    let s = "";
+    for (let i = 0; i < n; i++) s += String.fromCharCode(bytes[at + i]!);
+    this.#cache[slot] = s;
     return s;
   }
 }

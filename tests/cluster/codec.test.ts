@@ -33,6 +33,16 @@ describe("cluster codec round trips", () => {
     }
   });
 
+  test("short strings, which the reader reuses from a cache, come back as themselves even when thousands share its slots", () => {
+    const words = Array.from({ length: 20_000 }, (_, i) => i.toString(36).padStart(4, "a"));
+    const asKeys = Object.fromEntries(words.slice(0, 5000).map((w) => [w, w.toUpperCase()]));
+    for (let round = 0; round < 2; round++) {
+      expect(roundTrip(words)).toEqual(words);
+      expect(roundTrip(asKeys)).toEqual(asKeys);
+    }
+    expect(roundTrip(["ab", "ba", "é", "e", "x".repeat(16), "x".repeat(17)])).toEqual(["ab", "ba", "é", "e", "x".repeat(16), "x".repeat(17)]);
+  });
+
   test("bigint of any size and sign", () => {
     for (const b of [0n, 1n, -1n, 255n, 256n, -256n, 2n ** 64n, -(2n ** 64n) - 1n, 12345678901234567890123456789012345678901234567890n]) expect(roundTrip(b)).toBe(b);
   });
