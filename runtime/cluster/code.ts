@@ -36,8 +36,9 @@ interface Bundle {
 }
 
 export class CodeStore {
-  /** Copies being written by this process, by directory: asked twice, written once. */
+  /** Copies this process wrote or is writing, by directory: asked twice, written once. */
   readonly #writing = new Map<string, Promise<CodeCopy>>();
+  /** Versions this process stored or is storing: put twice, stored once. */
   readonly #storing = new Map<string, Promise<string>>();
 
   private constructor(
