@@ -107,6 +107,8 @@ export class ConfigApplier {
   lastErrors: Record<string, string> = {};
   /** Called after each apply with the config applications as they now are (a cluster's head stores them). */
   onApplied: ((apps: PreparedApp[]) => void) | undefined;
+  /** Called before an application deploys (a cluster's head stores its code for every node). */
+  beforeDeploy: ((app: PreparedApp) => Promise<void>) | undefined;
 
   constructor(readonly controller: Controller) {}
 
@@ -163,7 +165,10 @@ export class ConfigApplier {
     logger.info(`applying config ${generation}: deploying ${prepared.apps.map((a) => a.config.name).join(", ") || "nothing"}${deleted.length ? `, deleting ${deleted.join(", ")}` : ""}`);
     try {
       await Promise.all(deleted.map((n) => this.controller.delete(n)));
-      const results = await Promise.allSettled(prepared.apps.map((a) => this.controller.deploy(a.spec)));
+      const results = await Promise.allSettled(prepared.apps.map(async (a) => {
+        await this.beforeDeploy?.(a);
+        await this.controller.deploy(a.spec);
+      }));
       results.forEach((r, i) => {
         const application = prepared.apps[i]!.config.name;
         if (r.status === "rejected") {

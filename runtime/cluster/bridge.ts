@@ -12,7 +12,7 @@
  * other, which the protocol allows (wire/protocol.ts, rules 1-5).
  */
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
-import { decodeWire, encodeWire } from "./bytes.ts";
+import { decodeWire, encodeWire } from "./codec.ts";
 import type { Subjects } from "./options.ts";
 import type { PortLike } from "../wire/port.ts";
 

@@ -8,7 +8,9 @@ import type { Subscription } from "@nats-io/transport-node";
 import { ReplicaDiedError, ServeError } from "../../sdk/errors.ts";
 import type { NodeStatusInfo } from "../../sdk/status.ts";
 import type { CallerThread, ClusterHooks, Controller } from "../controller/controller.ts";
-import type { ManagedReplica } from "../controller/worker.ts";
+import { type ManagedReplica, ReplicaWorker } from "../controller/worker.ts";
+import type { CodeStore } from "./code.ts";
+import { fromDeployedCode, storeCode } from "./deployed_code.ts";
 import type { ControllerForReplica } from "../replica/host.ts";
 import type { Route } from "../proxy/routes.ts";
 import { logger } from "../log/logger.ts";
@@ -17,7 +19,7 @@ import type { NatsConnection } from "./connection.ts";
 import type { ClusterOptions, Subjects } from "./options.ts";
 import { RemoteReplica, type NodeLine } from "./remote_replica.ts";
 import { ask, serveControl, tell } from "./rpc.ts";
-import { decodeWire, encodeWire } from "./bytes.ts";
+import { decodeWire, encodeWire } from "./codec.ts";
 import { DEAD_AFTER_MS, HEARTBEAT_EVERY_MS, type Heartbeat, nodeMain } from "./heartbeat.ts";
 import { DeploymentState as Deployment } from "../controller/deployment.ts";
 import type { ConfigApplier, Prepared } from "../admin/apply.ts";
@@ -66,6 +68,7 @@ export class ClusterHead implements ClusterHooks, NodeLine {
     readonly controller: Controller,
     readonly runtime: HeadRuntime,
     readonly state: ClusterState,
+    readonly code: CodeStore,
     /** `restore()` follows: until it is done, replicas the head does not know may yet be taken back. */
     willRestore = false,
   ) {
@@ -106,7 +109,11 @@ export class ClusterHead implements ClusterHooks, NodeLine {
   async restore(applier: ConfigApplier): Promise<number> {
     const [apps, records] = await Promise.all([this.state.apps(), this.state.replicas()]);
     applier.onApplied = (now) => void this.state.setApps(now);
+    // Applications taken back run the code stored when they were deployed (their files may be gone);
+    // from then on, each deploy stores its code first.
+    const storeFromNowOn = () => (applier.beforeDeploy = (app) => storeCode(this.code, app));
     if (apps.length === 0) {
+      storeFromNowOn();
       for (const r of records) this.state.deleteReplica(r.id);
       this.#adoptable = undefined;
       this.publishRoutes();
@@ -130,6 +137,7 @@ export class ClusterHead implements ClusterHooks, NodeLine {
       const { errors } = await applier.apply(prepared, "add").done;
       for (const [name, message] of Object.entries(errors)) logger.warn(`application ${name} could not be taken back: ${message}`);
     } finally {
+      storeFromNowOn();
       // Replicas left over (more than their deployment wants now) are stopped by the next heartbeat.
       for (const list of this.#adoptable!.values()) for (const r of list) this.state.deleteReplica(r.id);
       this.#adoptable = undefined;
@@ -154,6 +162,7 @@ export class ClusterHead implements ClusterHooks, NodeLine {
 
   placedHere(r: ManagedReplica): void {
     r.node = this.#me;
+    if (r instanceof ReplicaWorker) r.locate = (spec) => fromDeployedCode(this.code, spec);
     this.#agent.bridge.serve(r.id);
   }
 
@@ -189,9 +198,13 @@ export class ClusterHead implements ClusterHooks, NodeLine {
     }
     for (const r of this.controller.replicaWorkers()) {
       const node = r.node ?? this.#me;
-      if (!r.alive || !all.has(node)) continue;
-      all.set(node, all.get(node)! + 1);
-      if (r.appName === d.appName && r.spec.name === d.spec.name) mine.set(node, mine.get(node)! + 1);
+      if (r.alive && all.has(node)) all.set(node, all.get(node)! + 1);
+    }
+    // This deployment's own replicas only: during a rolling update the replicas of the version
+    // it replaces still run, and the new ones need room beside them.
+    for (const r of d.replicas) {
+      const node = r.node ?? this.#me;
+      if (r.alive && r.state !== "STOPPING" && mine.has(node)) mine.set(node, mine.get(node)! + 1);
     }
     let best: string | undefined;
     for (const [id, n] of mine) {

@@ -5,6 +5,7 @@ import { ClusterHead } from "./head.ts";
 import { type ClusterOptions, Subjects } from "./options.ts";
 import { WorkerNode } from "./worker_node.ts";
 import { ClusterState } from "./state.ts";
+import { CodeStore } from "./code.ts";
 
 export { clusterOptions, DEFAULT_CLUSTER_NAME, type ClusterOptions } from "./options.ts";
 export { WorkerNode } from "./worker_node.ts";
@@ -17,8 +18,9 @@ export async function startHead(options: ClusterOptions, runtime: MainRuntime, h
   const nc = await connectCluster(options);
   const subjects = new Subjects(options.name);
   let state;
+  let code;
   try {
-    state = await ClusterState.open(nc, subjects);
+    [state, code] = await Promise.all([ClusterState.open(nc, subjects), CodeStore.open(nc, options.name)]);
   } catch (e) {
     await nc.close();
     throw e;
@@ -37,7 +39,7 @@ export async function startHead(options: ClusterOptions, runtime: MainRuntime, h
     },
     routes: () => runtime.routes(),
     httpUrl,
-  }, state, restore);
+  }, state, code, restore);
   runtime.cluster = head;
   const routesChanged = runtime.controller.onRoutesChanged;
   runtime.controller.onRoutesChanged = () => {

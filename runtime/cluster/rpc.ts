@@ -6,7 +6,7 @@
  */
 import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
 import { errorFromData, errorToData, type ErrorData } from "../../sdk/errors.ts";
-import { decodeWire, encodeWire } from "./bytes.ts";
+import { decodeWire, encodeWire } from "./codec.ts";
 
 export type Handlers = Record<string, (body: any, msg: Msg) => unknown>;
 

@@ -6,7 +6,7 @@
 import { Kvm, type KV } from "@nats-io/kv";
 import type { PreparedApp } from "../admin/apply.ts";
 import { logger } from "../log/logger.ts";
-import { decodeWire, encodeWire } from "./bytes.ts";
+import { decodeWire, encodeWire } from "./codec.ts";
 import type { NatsConnection } from "./connection.ts";
 import type { Subjects } from "./options.ts";
 

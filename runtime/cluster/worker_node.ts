@@ -14,11 +14,13 @@ import type { RouteSource } from "../router/client.ts";
 import type { RouteSet } from "../main.ts";
 import { logger } from "../log/logger.ts";
 import { NodeAgent } from "./agent.ts";
-import { decodeWire, encodeWire } from "./bytes.ts";
+import { decodeWire, encodeWire } from "./codec.ts";
 import { connectCluster, type NatsConnection } from "./connection.ts";
 import { DEAD_AFTER_MS, HEARTBEAT_EVERY_MS, type Heartbeat, nodeMain } from "./heartbeat.ts";
 import { type ClusterOptions, Subjects } from "./options.ts";
 import { ask, serveControl, tell } from "./rpc.ts";
+import { CodeStore } from "./code.ts";
+import { fromDeployedCode } from "./deployed_code.ts";
 
 interface Spawn {
   id: string;
@@ -46,10 +48,17 @@ export class WorkerNode {
     readonly nc: NatsConnection,
     readonly subjects: Subjects,
     readonly options: ClusterOptions,
+    readonly code: CodeStore,
   ) {}
 
   static async connect(options: ClusterOptions): Promise<WorkerNode> {
-    return new WorkerNode(await connectCluster(options), new Subjects(options.name), options);
+    const nc = await connectCluster(options);
+    try {
+      return new WorkerNode(nc, new Subjects(options.name), options, await CodeStore.open(nc, options.name));
+    } catch (e) {
+      await nc.close();
+      throw new Error(`cannot open the cluster's code store: ${(e as Error).message}; is nats-server running with JetStream (-js)?`);
+    }
   }
 
   /** The thread name and route source of this node's main thread: it asks the head. */
@@ -157,6 +166,7 @@ export class WorkerNode {
     };
     const r = new ReplicaWorker(b.appName, b.spec, api, b.id);
     r.node = this.options.nodeId;
+    r.locate = (spec) => fromDeployedCode(this.code, spec);
     this.#replicas.set(r.id, r);
     this.#agent!.bridge.serve(r.id);
     r.onExit((err) => {
