@@ -10,6 +10,8 @@
 // Issue 11: the seeds' chain, chained/awaited >= 1 over HTTP and handles (chain.ts)
 // Issue 16: websocket echo round trips (1 socket) and one-way messages/s, ratio to raw Bun.serve websockets, target 0.5
 // Issue 13, "Observability": (c) with metrics and access log on / off >= 0.9; a scrape of 32 replicas < 1 s.
+// Issue 15: a head (this process) and a worker node on NATS: handle calls across nodes / raw NATS
+// request-reply >= 0.5; HTTP via a proxy whose replica is on the other node / via its own node's; a stream across nodes.
 import type { HttpLoadResult } from "../load.ts";
 import type { LatencyResult } from "../floors.ts";
 import type { Row } from "../report.ts";
@@ -23,6 +25,7 @@ import { chaining } from "./chain.ts";
 import { elysiaIngress } from "./elysia.ts";
 import { websockets } from "./websocket.ts";
 import { observability } from "./observe.ts";
+import { cluster } from "./cluster.ts";
 
 /** Floors measured earlier in the same run; compare against these, never against other runs. */
 export interface Floors {
@@ -48,7 +51,7 @@ export interface BenchCase {
   run(ctx: BenchContext): Promise<Row[]>;
 }
 
-export const cases: BenchCase[] = [httpOneHop, httpTwoHops, chaining, handleCalls, streaming, multiplexing, batching, autoscaling, websockets, observability];
+export const cases: BenchCase[] = [httpOneHop, httpTwoHops, chaining, handleCalls, streaming, multiplexing, batching, autoscaling, websockets, observability, cluster];
 
 /** Informational cases, run unless `--quick` or `--no-extra`. */
 export const extraCases: BenchCase[] = [httpDefaultLimits, elysiaIngress];
