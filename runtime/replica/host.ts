@@ -115,6 +115,7 @@ export class ReplicaHost {
   /** Sends the port's messages to the replica, or through the gate while a reconfigure holds calls. */
   #attach(cp: CallerPort): void {
     const replica = this.#replica!;
+    replica.addCaller(cp);
     const gate = this.#gate;
     cp.port.listen(gate ? (msg) => gate.take(cp, msg, replica) : (msg) => replica.receive(cp, msg));
   }
@@ -306,13 +307,17 @@ class Gate {
   readonly #calls = new Set<string>();
 
   take(cp: CallerPort, msg: ToReplica, replica: Replica): void {
-    // A Then waits with the call it depends on.
-    const key = `${cp.caller}:${msg.k === K.Then ? msg.up : msg.id}`;
+    // A Then waits with the call it depends on; a call sent on for a caller is that caller's (protocol.ts, rule 6).
+    const sentOn = (msg.k === K.Call || msg.k === K.Cancel) && msg.for !== undefined;
+    const key = `${sentOn ? msg.for : cp.caller}:${msg.k === K.Then ? msg.up : msg.id}`;
     if (msg.k === K.Call) {
       this.#calls.add(key);
       this.#held.push({ cp, msg });
     } else if (msg.k === K.Pull || msg.k === K.Unpull || !this.#calls.has(key)) {
       replica.receive(cp, msg);
+    } else if (msg.k === K.Cancel && (sentOn || this.#held.some((h) => h.msg.k === K.Call && h.msg.for !== undefined && `${h.msg.for}:${h.msg.id}` === key))) {
+      // A call sent on is answered on its caller's port, which the replica knows: the cancel waits behind it.
+      this.#held.push({ cp, msg });
     } else if (msg.k === K.Cancel) {
       this.#calls.delete(key);
       const at = this.#held.findIndex((h) => h.cp === cp && h.msg.k === K.Call && h.msg.id === msg.id);

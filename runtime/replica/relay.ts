@@ -1,14 +1,13 @@
 /**
- * Rule 5 of runtime/wire/protocol.ts at the upstream replica: downstream calls that wait for a
- * call here (`Then`), then go to the replica their caller picked, with the value in place;
- * their answers are relayed to the caller under the caller's id.
+ * Rules 5-7 of runtime/wire/protocol.ts at the upstream replica: downstream calls that wait for a
+ * call here (`Then`), then go on to the replica their caller picked, with the value in place,
+ * as the caller's own call: that replica answers the caller directly, so nothing comes back here.
  */
-import { errorToData, RequestCancelledError } from "../../sdk/errors.ts";
-import { nextId } from "../wire/ids.ts";
+import { errorToData, ReplicaDiedError, RequestCancelledError } from "../../sdk/errors.ts";
 import { isJsonSafe } from "../wire/json.ts";
 import type { BatchedPort } from "../wire/port.ts";
 import type { ReplicaLink } from "../wire/link.ts";
-import { type ErrMsg, K, type ThenMsg, type ToCaller } from "../wire/protocol.ts";
+import { K, type ThenMsg, type ToCaller } from "../wire/protocol.ts";
 import type { Result } from "./kept.ts";
 
 /** The caller's end, as the replica holds it. */
@@ -26,16 +25,22 @@ interface Relay {
   from: RelayCaller;
   then: ThenMsg;
   holder?: ThenHolder;
-  /** Once sent on: the link it went out on (unset while the link is on its way) and its id there. */
-  link?: ReplicaLink;
-  sentId?: number;
+}
+
+/** How the relays reach other replicas: a link (made if need be), or the one there is now. */
+export interface RelayLinks {
+  link(replicaId: string): ReplicaLink | Promise<ReplicaLink>;
+  existing(replicaId: string): ReplicaLink | undefined;
 }
 
 export class Relays {
-  /** Every relay not yet answered, by caller thread, then the caller's id for the downstream call. */
+  /**
+   * Every `Then` not yet sent on nor answered, by caller thread, then the caller's id for the
+   * downstream call. One sent on is forgotten at once (rule 7): its answer does not come here.
+   */
   readonly #byCaller = new Map<string, Map<number, Relay>>();
 
-  constructor(readonly link: (replicaId: string) => ReplicaLink | Promise<ReplicaLink>) {}
+  constructor(readonly links: RelayLinks) {}
 
   /** A `Then` for an upstream call still running here: it waits for that call's end. */
   wait(from: RelayCaller, then: ThenMsg, holder: ThenHolder): void {
@@ -62,31 +67,32 @@ export class Relays {
     }
   }
 
-  /** The caller cancelled downstream call `id`; false if it is none of ours. */
-  cancel(caller: string, id: number): boolean {
+  /**
+   * The caller cancelled downstream call `id`, which was to go on to `to`. A waiting one is
+   * answered here; one already sent on is cancelled there, behind its call on the same port.
+   */
+  cancel(caller: string, id: number, to: string | undefined): void {
     const relay = this.#byCaller.get(caller)?.get(id);
-    if (!relay) return false;
-    if (relay.sentId !== undefined && relay.link) {
-      // Sent on: the downstream replica answers the cancel, and that answer is relayed.
-      relay.link.post({ k: K.Cancel, id: relay.sentId });
-      return true;
+    if (!relay) {
+      const link = to === undefined ? undefined : this.links.existing(to);
+      // No link: nothing was sent on through it (a relay waiting for one is still indexed).
+      if (link && !link.dead) link.post({ k: K.Cancel, id, for: caller });
+      return;
     }
     if (relay.holder?.thens) relay.holder.thens = relay.holder.thens.filter((r) => r !== relay);
     this.#answer(relay, { k: K.Err, id, e: errorToData(new RequestCancelledError(`request ${relay.then.call.ctx.requestId ?? id} was cancelled`)) });
-    return true;
   }
 
-  /** The caller thread died: what was sent on for it is cancelled, and nothing is answered. */
+  /** The caller thread died: what waits for it is dropped (what was sent on, its replica cancels). */
   callerGone(caller: string): void {
     const relays = this.#byCaller.get(caller);
     this.#byCaller.delete(caller);
     for (const relay of relays?.values() ?? []) {
       if (relay.holder?.thens) relay.holder.thens = relay.holder.thens.filter((r) => r !== relay);
-      if (relay.sentId !== undefined) relay.link?.post({ k: K.Cancel, id: relay.sentId });
     }
   }
 
-  /** Relays not yet answered (for tests that check nothing leaks). */
+  /** Relays not yet sent on nor answered (for tests that check nothing leaks). */
   get size(): number {
     let n = 0;
     for (const m of this.#byCaller.values()) n += m.size;
@@ -101,39 +107,35 @@ export class Relays {
 
   #send(relay: Relay, value: unknown): void {
     const { then } = relay;
-    // The message arrived as our own copy: it becomes the call, under an id of this thread's.
+    // The message arrived as our own copy: it becomes the caller's call, under the caller's id.
     const call = then.call;
     call.args[then.at] = value;
-    call.id = relay.sentId = nextId();
-    const args = call.args;
+    call.for = relay.from.caller;
     const go = (link: ReplicaLink) => {
-      if (!this.#live(relay)) return; // cancelled while the link was on its way
-      relay.link = link;
-      link.request(call, {
-        receive: (msg) => {
-          if (msg.k !== K.Ok && msg.k !== K.Err) return false;
-          // A new message (the link still files this one under its own id): the caller's id for it.
-          this.#answer(relay, msg.k === K.Ok ? { k: K.Ok, id: then.id, v: msg.v } : { k: K.Err, id: then.id, e: (msg as ErrMsg).e });
-          return true;
-        },
-        fail: (err) => this.#answer(relay, { k: K.Err, id: then.id, e: errorToData(err) }),
-      }, undefined, isJsonSafe(args));
+      if (!this.#unindex(relay)) return; // cancelled while the link was on its way
+      if (link.dead) return this.#reply(relay, { k: K.Err, id: then.id, e: errorToData(new ReplicaDiedError(`replica ${then.to} died before call ${then.id} could be sent to it`)) });
+      link.post(call, isJsonSafe(call.args));
     };
-    const link = this.link(then.to);
+    const link = this.links.link(then.to);
     if (link instanceof Promise) link.then(go, (err: Error) => this.#answer(relay, { k: K.Err, id: then.id, e: errorToData(err) }));
     else go(link);
   }
 
-  #live(relay: Relay): boolean {
-    return this.#byCaller.get(relay.from.caller)?.get(relay.then.id) === relay;
-  }
-
-  /** The one answer of a relay: it leaves the index, then goes to the caller. */
-  #answer(relay: Relay, msg: ToCaller): void {
-    if (!this.#live(relay)) return;
-    const m = this.#byCaller.get(relay.from.caller)!;
+  /** Takes the relay out of the index; false if it was out already (answered, or its caller gone). */
+  #unindex(relay: Relay): boolean {
+    const m = this.#byCaller.get(relay.from.caller);
+    if (m?.get(relay.then.id) !== relay) return false;
     m.delete(relay.then.id);
     if (m.size === 0) this.#byCaller.delete(relay.from.caller);
-    relay.from.port.send(msg, undefined, msg.k !== K.Ok || isJsonSafe(msg.v));
+    return true;
+  }
+
+  /** The one answer of a relay that is not sent on: it leaves the index, then goes to the caller. */
+  #answer(relay: Relay, msg: ToCaller): void {
+    if (this.#unindex(relay)) this.#reply(relay, msg);
+  }
+
+  #reply(relay: Relay, msg: ToCaller): void {
+    relay.from.port.send(msg, undefined, true);
   }
 }

@@ -9,7 +9,7 @@ import type { DeploymentSpec } from "../../sdk/graph.ts";
 import { takeTransfer } from "../../sdk/transfer.ts";
 import { type Client, newRequestId } from "../router/client.ts";
 import type { BatchedPort } from "../wire/port.ts";
-import { type CallMsg, type HttpRequestData, type HttpResponseData, K, type ThenMsg, type ToCaller, type ToReplica } from "../wire/protocol.ts";
+import { type CallMsg, type HttpRequestData, type IdMsg, type HttpResponseData, K, type ThenMsg, type ToCaller, type ToReplica } from "../wire/protocol.ts";
 import { iteratorOf, StreamedHttp, toRequest, toResponseData } from "./http.ts";
 import { isJsonSafe } from "../wire/json.ts";
 import { type Cancellable, cancelChildren, type CancelScope, SCOPE } from "../wire/scope.ts";
@@ -72,6 +72,13 @@ export class Replica {
    * the news of its death (two ports): it is dropped, or a pull from it would wait forever.
    */
   readonly #gone = new Set<string>();
+  /** Every caller thread's port here, by its name: a call sent on for a caller is answered there (protocol.ts, rule 6). */
+  readonly #callers = new Map<string, CallerPort>();
+  /**
+   * Messages sent on for a caller whose port has not reached this replica yet (the controller
+   * hands out the two ends separately), in the order they came: they run once it arrives.
+   */
+  readonly #early = new Map<string, (CallMsg | IdMsg)[]>();
   /** WebSockets relayed to this replica (websocket.ts); they hold no request slot. */
   readonly sockets: Sockets = new Sockets(this);
 
@@ -84,7 +91,7 @@ export class Replica {
   ) {
     this.#slots = new Semaphore(spec.options.maxOngoingRequests);
     this.#pullRoute = { self: id, kept: this.kept, link: (replicaId) => client.link(replicaId) };
-    this.relays = new Relays(this.#pullRoute.link);
+    this.relays = new Relays({ link: this.#pullRoute.link, existing: (replicaId) => client.existingLink(replicaId) });
   }
 
   /** Requests running or waiting here. */
@@ -109,16 +116,26 @@ export class Replica {
     return new Promise((resolve) => this.#idle.push(resolve));
   }
 
+  /** A caller thread's port reached this replica: calls sent on for it may now run. */
+  addCaller(cp: CallerPort): void {
+    this.#callers.set(cp.caller, cp);
+    const early = this.#early.get(cp.caller);
+    this.#early.delete(cp.caller);
+    if (early) for (const msg of early) this.#sentOn(cp.caller, msg);
+  }
+
   receive(from: CallerPort, msg: ToReplica): void {
     if (this.#gone.size !== 0 && this.#gone.has(from.caller)) return;
     if (msg.k >= K.SocketOpen) return this.sockets.receive(from, msg as SocketToReplica);
     switch (msg.k) {
       case K.Call:
+        if (msg.for !== undefined) return this.#sentOn(msg.for, msg);
         return this.#call(from, msg);
       case K.Cancel: {
+        if (msg.for !== undefined) return this.#sentOn(msg.for, msg);
         const run = this.#find(from.caller, msg.id);
         if (run) return this.#cancel(run);
-        this.relays.cancel(from.caller, msg.id);
+        this.relays.cancel(from.caller, msg.id, msg.to);
         return;
       }
       case K.Then:
@@ -139,6 +156,24 @@ export class Replica {
       case K.Supply:
         return this.#find(from.caller, msg.id)?.refs?.supply(msg.at, msg.e ? { ok: false, e: msg.e } : { ok: true, v: msg.v });
     }
+  }
+
+  /**
+   * A call an upstream replica sent on for `caller`, or its cancel behind it (protocol.ts,
+   * rules 6-7): handled as if `caller` had sent it on its own port, once that port is here.
+   */
+  #sentOn(caller: string, msg: CallMsg | IdMsg): void {
+    if (this.#gone.size !== 0 && this.#gone.has(caller)) return;
+    const cp = this.#callers.get(caller);
+    if (!cp) {
+      const early = this.#early.get(caller);
+      if (early) early.push(msg);
+      else this.#early.set(caller, [msg]);
+      return;
+    }
+    if (msg.k === K.Call) return this.#call(cp, msg);
+    const run = this.#find(caller, msg.id);
+    if (run) this.#cancel(run);
   }
 
   #call(from: CallerPort, msg: CallMsg): void {
@@ -359,6 +394,8 @@ export class Replica {
   /** A caller thread went away: cancel what it asked for and drop what was kept for it. */
   callerGone(caller: string): void {
     this.#gone.add(caller);
+    this.#callers.delete(caller);
+    this.#early.delete(caller);
     for (const run of [...(this.#running.get(caller)?.values() ?? [])]) this.#cancel(run);
     this.kept.threadGone(caller, callerGoneError(caller));
     this.relays.callerGone(caller);

@@ -88,6 +88,19 @@ export class Client {
     });
   }
 
+  /** The live link to `replicaId` this thread has now, if any (asks for none). */
+  existingLink(replicaId: string): ReplicaLink | undefined {
+    const link = this.#links.get(replicaId);
+    return link && !link.dead ? link : undefined;
+  }
+
+  /** Ids waiting for answers on this thread's links (for tests that check nothing leaks). */
+  get waiting(): number {
+    let n = 0;
+    for (const link of this.#links.values()) n += link.waiting;
+    return n;
+  }
+
   /** The replicas of a deployment, and the limits to route it by. */
   setReplicas(key: string, ids: string[], limits: RouterLimits): void {
     this.#flushFor(key, ids);

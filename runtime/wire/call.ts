@@ -55,7 +55,10 @@ export class OutgoingCall implements Call, Routable, Receiver {
   #retainedFrom: OutgoingCall[] | undefined;
   /** The chain's short road (protocol.ts, rule 5): the one pending upstream, whose replica sends this call on. */
   #then: { up: OutgoingCall; at: number } | undefined;
-  /** Where this call's answers come from when that is not `link`: the upstream's replica, which relays them. */
+  /**
+   * Set while this call goes as a `Then` through the upstream's replica: its answer comes from
+   * there, or from `link` if that replica sends it on (protocol.ts, rules 5-7).
+   */
   #answeredBy: ReplicaLink | undefined;
   /** The request this call was made from (cancelling it cancels this call). */
   readonly #scope: CancelScope | undefined;
@@ -160,8 +163,10 @@ export class OutgoingCall implements Call, Routable, Receiver {
     this.#state = "sent";
     const then = this.#then;
     if (then && !then.up.#outcome && !then.up.link!.dead) {
-      // Counted at `link`, sent through the upstream's replica, which relays the answers.
+      // Counted at `link`, sent through the upstream's replica, which sends it on to `link` as
+      // our call: the answer comes from either one, so both wait for it (rule 5).
       const via = (this.#answeredBy = then.up.link!);
+      link.expect(this.id, this);
       const msg: ThenMsg = { k: K.Then, id: this.id, up: then.up.id, to: link.replicaId, at: then.at, call: this.msg };
       const json = isJsonSafe(this.msg.args);
       if (json && via.holds(then.up.msg)) {
@@ -200,11 +205,12 @@ export class OutgoingCall implements Call, Routable, Receiver {
   receive(msg: ToCaller): boolean {
     if (msg.k === K.Late) {
       // The upstream had answered before our Then came: send this call ourselves (still counted at `link`).
-      this.#answeredBy?.forget(this.id);
+      this.#stopWaiting();
       if (this.#state !== "sent") this.#uncount();
       else if (this.#sendItself()) this.link!.request(this.msg, this, undefined, isJsonSafe(this.msg.args));
       return false; // forgotten above, and maybe asked for again on `link` (which may be the same link)
     }
+    this.#stopWaiting();
     this.#uncount();
     switch (msg.k) {
       case K.Ok:
@@ -225,8 +231,21 @@ export class OutgoingCall implements Call, Routable, Receiver {
     return true;
   }
 
+  /** A call sent as a `Then` has its answer (or a death): the other port no longer waits for one. */
+  #stopWaiting(): void {
+    const via = this.#answeredBy;
+    if (!via) return;
+    this.#answeredBy = undefined;
+    via.forget(this.id);
+    this.link!.forget(this.id);
+  }
+
   /** The link died (the replica's, or the relaying upstream's), or the router refused the call before sending it. */
   fail(err: Error): void {
+    const via = this.#answeredBy;
+    this.#stopWaiting();
+    // The upstream's replica may have sent this call on before it died: cancel it there too (rule 7).
+    if (via?.dead && !this.link!.dead) this.link!.post({ k: K.Cancel, id: this.id });
     this.#uncount();
     this.#settle({ ok: false, e: err });
   }
@@ -245,7 +264,11 @@ export class OutgoingCall implements Call, Routable, Receiver {
     if (this.#cancelled || this.#state === "done") return;
     this.#cancelled = true;
     if (this.#state === "queued") this.router.withdraw(this);
-    if (this.#state === "sent") (this.#answeredBy ?? this.link!).post({ k: K.Cancel, id: this.id });
+    if (this.#state === "sent") {
+      // Through the upstream's replica, which cancels it where it sent it on, if it did (rule 7).
+      if (this.#answeredBy) this.#answeredBy.post({ k: K.Cancel, id: this.id, to: this.link!.replicaId });
+      else this.link!.post({ k: K.Cancel, id: this.id });
+    }
     this.#settle({ ok: false, e: new RequestCancelledError(`request ${this.msg.ctx.requestId || this.id} was cancelled`) });
   }
 

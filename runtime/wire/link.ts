@@ -82,6 +82,11 @@ export class ReplicaLink {
     this.#receivers.delete(id);
   }
 
+  /** Ids waiting for answers (for tests that check nothing leaks). */
+  get waiting(): number {
+    return this.#receivers.size;
+  }
+
   #receive(msg: ToCaller): void {
     const r = this.#receivers.get(msg.id);
     if (r && r.receive(msg)) this.#receivers.delete(msg.id);

@@ -32,15 +32,27 @@
  *     nothing waits at R longer than the call or the pull that needs it.
  *
  * The common chain, a call D whose one pending argument is U's response, takes a shorter road
- * (as many messages as awaiting U and passing its value, and the value never crosses C): C
- * sends D to R as a `Then` beside U, naming the replica S its router picked. When U ends, R
- * calls S itself with the value in place and relays S's answers to C, under D's id.
+ * (the value never crosses C, and C sends one message where awaiting sends two): C sends D to
+ * R as a `Then` beside U, naming the replica S its router picked. When U ends, R sends D on to
+ * S itself with the value in place, as C's call (`for`: C's name, under C's id), and S answers
+ * C directly on C->S: R relays nothing back.
  *
- *  5. A `Then` travels on C->R after U's `Call`. R answers it exactly once: with S's answer
- *     (relayed), with U's error, with the error of R's link to S, or with `Late` when U had
- *     already answered C (C then sends D itself, by value or with a `Ref`). C's messages about
- *     D (a `Cancel`) go to R, which passes them on to S or drops the waiting `Then`; if R dies,
- *     D fails there and S, hearing of it, cancels what R asked of it.
+ *  5. A `Then` travels on C->R after U's `Call`. R either sends D on to S, or answers it itself
+ *     (never both): with U's error, with the error of R's link to S, with a cancellation, or
+ *     with `Late` when U had already answered C (C then sends D itself, by value or with a
+ *     `Ref`). So C waits for D's answer on both ports, C->R and C->S, and the first answer (or
+ *     the death of either replica) ends D and stops the wait on the other.
+ *  6. At S, a call sent on `for` C is C's call in every respect: filed under C's name and id,
+ *     answered on C->S, and every later message from C about it (`Keep`, `Release`, `Pull`,
+ *     a `Then` on it) finds it as if C had sent it; one that arrives before it is handled as
+ *     for a call not yet arrived (rules 1-3). If S has not yet got its end of C->S (the
+ *     controller hands the two ends out separately), the call waits for it, or is dropped when
+ *     C is gone.
+ *  7. C cancels D at R (`Cancel` with `to`: S). R drops a waiting `Then` and answers it; if R
+ *     already sent D on, it passes the cancel to S on R->S, behind D's call, so S has D or has
+ *     answered it. R keeps nothing for D once it is sent on. If R dies first, C fails D and
+ *     cancels it at S too (R may have sent it on; a cancel that overtakes D's call there is
+ *     lost and D runs to its end, unanswered).
  *
  * tests/wire/chaining_simulation.test.ts delivers these messages in seeded random orders.
  */
@@ -70,7 +82,7 @@ export const enum K {
   Supply = 7,
   /** puller -> replica: forget pull `id` of `ref` (the value came another way, or is not needed). */
   Unpull = 8,
-  /** caller -> replica: when call `up` ends with a value, run call `id` at replica `to` with it (rule 5). */
+  /** caller -> replica: when call `up` ends with a value, send call `id` on to replica `to` with it (rule 5). */
   Then = 9,
 
   /** replica -> caller: the call's value. */
@@ -141,11 +153,20 @@ export interface CallMsg {
   keep?: boolean;
   /** `Then`s that left in the same batch as this call ride on it, so they are here before it runs. */
   thens?: ThenMsg[];
+  /**
+   * Sent on by an upstream replica (rule 6): the caller thread whose call this is; its id is
+   * that thread's, and the answers go to that thread directly.
+   */
+  for?: string;
 }
 
 export interface IdMsg {
   k: K.Cancel | K.Keep | K.Release | K.Kept | K.End | K.Late;
   id: number;
+  /** A `Cancel` of a call sent as a `Then`: the replica it was to go on to (rule 7). */
+  to?: string;
+  /** A `Cancel` passed on by the relaying replica: the caller thread whose call it is (rule 7). */
+  for?: string;
 }
 
 export interface PullMsg {

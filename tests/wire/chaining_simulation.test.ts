@@ -138,10 +138,14 @@ async function schedule(seed: number): Promise<string> {
   // Dropping the responses releases what was kept for them: nothing may stay behind.
   for (const response of made.splice(0)) (response[CALL] as unknown as OutgoingCall).unreachable();
   await sim.run();
+  for (const [name, client] of sim.threads) {
+    if (client.waiting !== 0) throw new Error(`${where}: ${name} still waits for ${client.waiting} answers`);
+  }
   for (const r of sim.replicas.values()) {
     if (r.dead) continue;
     if (r.replica.ongoing !== 0) throw new Error(`${where}: ${r.id} still runs ${r.replica.ongoing} requests`);
     if (r.replica.kept.size !== 0) throw new Error(`${where}: ${r.id} still holds ${r.replica.kept.size} kept results or waiting pulls`);
+    if (r.replica.relays.size !== 0) throw new Error(`${where}: ${r.id} still holds ${r.replica.relays.size} downstream calls waiting to be sent on`);
   }
   return `${sim.steps} ${expectations.map((e) => `${e.label}=${e.outcome!.e?.name ?? e.outcome!.v}`).join(" ")}`;
 }

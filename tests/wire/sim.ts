@@ -26,6 +26,8 @@ class Lane {
   readonly queue: unknown[] = [];
   target: SimPort | undefined;
   closed = false;
+  /** Not listened to yet: batches wait in it (a replica that has not accepted its end of the port). */
+  held = false;
 }
 
 /** The half of a MessagePort that BatchedPort uses. */
@@ -136,8 +138,18 @@ export class Sim {
     toReplica.target = replicaEnd;
     toCaller.target = callerEnd;
     const cp: CallerPort = { caller: thread, port: new BatchedPort<ToCaller, ToReplica>(replicaEnd as unknown as MessagePort) };
-    cp.port.listen((msg) => {
-      if (!r.dead) r.replica.receive(cp, msg);
+    // The controller hands the replica its end by another message than the caller's: the
+    // replica may accept it at a later step, after calls sent on for this caller reached it.
+    toReplica.held = true;
+    this.later(() => {
+      if (r.dead) return;
+      if (TRACE) console.log(`#${this.steps} ${replicaId} accepts the port of ${thread}`);
+      cp.port.listen((msg) => {
+        if (!r.dead) r.replica.receive(cp, msg);
+      });
+      r.replica.addCaller(cp);
+      toReplica.held = false;
+      if (toReplica.queue.length) this.ready(toReplica);
     });
     client.addLink(replicaId, callerEnd as unknown as MessagePort);
   }
@@ -164,7 +176,7 @@ export class Sim {
 
   /** Runs one step: delivers one batch on one lane, or runs one event. False when nothing is left. */
   step(): boolean {
-    const lanes = [...this.#lanes].filter((l) => l.queue.length > 0 && !l.closed);
+    const lanes = [...this.#lanes].filter((l) => l.queue.length > 0 && !l.closed && !l.held);
     const choices = lanes.length + this.#events.length;
     if (choices === 0) return false;
     this.steps++;
