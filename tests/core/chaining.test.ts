@@ -3,7 +3,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { serve, ServeError } from "tsserve";
 import { startServe, type Served, rejection } from "../harness.ts";
 import { deployed } from "../fixtures/scope.ts";
-import { type Adder, type AsyncFailer, blockingApp, type Failer, fanOutApp, hubApp, type Multiplier } from "../fixtures/chaining.ts";
+import { type Adder, type AsyncFailer, blockingApp, directAnswerApp, type Failer, fanOutApp, hubApp, type Multiplier } from "../fixtures/chaining.ts";
 
 let served: Served;
 beforeAll(async () => {
@@ -104,4 +104,13 @@ test("the value goes from the upstream replica to the downstream one, not throug
 test("the value goes from the upstream replica to the downstream one, not through a blocked caller (sync upstream)", async () => {
   await using app = await deployed(blockingApp("sync", new SharedArrayBuffer(4)), { name: "c-direct-sync" });
   expect(await app.handle.remote(5, 1000)).toEqual({ waited: "ok", value: 12, isShared: true });
+});
+
+test("the downstream replica answers the caller directly, not through the upstream replica (stalled once its value left)", async () => {
+  await using app = await deployed(directAnswerApp(new SharedArrayBuffer(4)), { name: "c-direct-answer" });
+  // "ok": the adder was stalled when the answer came ("not-equal": it came before the adder even
+  // stalled); through the adder it would have come only after the stall "timed-out".
+  const { value, adderWait } = await app.handle.remote(5, 3000);
+  expect(value).toBe(12);
+  expect(["ok", "not-equal"]).toContain(adderWait as string);
 });
