@@ -46,8 +46,6 @@ function callContext(requestId: string | undefined, modelId: string | undefined,
   return ctx;
 }
 
-const released = new FinalizationRegistry<OutgoingCall>((call) => call.unreachable());
-const registered = new WeakSet<object>();
 
 export class Client {
   readonly #links = new Map<string, ReplicaLink>();
@@ -197,10 +195,7 @@ export class Client {
         const call = a[CALL];
         if (!(call instanceof OutgoingCall)) throw new ServeError("a DeploymentResponse from another runtime cannot be passed here");
         upstream.push({ call, at: i });
-        if (!registered.has(a)) {
-          registered.add(a);
-          released.register(a, call);
-        }
+        call.passed(a);
       } else if (a instanceof DeploymentResponseGenerator) {
         throw new ServeError("a streaming response (DeploymentResponseGenerator) cannot be passed to another call; iterate it instead");
       } else if (a !== null && typeof a === "object") {
