@@ -150,6 +150,8 @@ export class Replica {
         return this.#pull(from, msg.id, msg.ref.caller, msg.ref.id);
       case K.Unpull:
         return this.kept.unpull(msg.ref.caller, msg.ref.id, from.caller, msg.id);
+      case K.Open:
+        return;
       case K.Credit:
         this.#find(from.caller, msg.id)?.producer?.grant(msg.n);
         return;

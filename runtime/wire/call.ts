@@ -176,6 +176,7 @@ export class OutgoingCall implements Call, Routable, Receiver {
       // our call: the answer comes from either one, so both wait for it (rule 5).
       const via = (this.#answeredBy = then.up.link!);
       link.expect(this.id, this);
+      link.open();
       const msg: ThenMsg = { k: K.Then, id: this.id, up: then.up.id, to: link.replicaId, at: then.at, call: this.msg };
       const json = isJsonSafe(this.msg.args);
       if (json && via.holds(then.up.msg)) {

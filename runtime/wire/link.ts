@@ -23,6 +23,8 @@ export class ReplicaLink {
   /** Multiplexed model ids the replica holds or is loading, as it last reported. */
   models: ReadonlySet<string> = new Set();
   readonly #receivers = new Map<number, Receiver>();
+  /** Whether anything was ever sent on this port. */
+  #used = false;
   #death: Error | undefined;
   readonly #port: BatchedPort<ToReplica, ToCaller>;
   /** Called when a slot frees up (routers drain their queues). */
@@ -50,6 +52,7 @@ export class ReplicaLink {
     // A kept value pulled after its replica died: nothing will answer.
     if (this.#death) return receiver.fail(this.#death);
     this.#receivers.set(msg.id, receiver);
+    this.#used = true;
     this.#port.send(msg, transfer, json, coalesce);
   }
 
@@ -64,7 +67,16 @@ export class ReplicaLink {
    * `coalesce`: see port.ts; `transfer`: buffers that move with it.
    */
   post(msg: ToReplica, json = true, coalesce = false, transfer?: Transferable[]): void {
+    this.#used = true;
     this.#port.send(msg, transfer, json, coalesce);
+  }
+
+  /**
+   * Makes sure the replica has its end of this port before answers are expected on it that no
+   * message on it asked for (protocol.ts, rule 6): a port never used gets an `Open`.
+   */
+  open(): void {
+    if (!this.#used) this.post({ k: K.Open, id: 0 });
   }
 
   /** Sends what waits in the batch now. */

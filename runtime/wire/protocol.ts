@@ -46,8 +46,9 @@
  *     answered on C->S, and every later message from C about it (`Keep`, `Release`, `Pull`,
  *     a `Then` on it) finds it as if C had sent it; one that arrives before it is handled as
  *     for a call not yet arrived (rules 1-3). If S has not yet got its end of C->S (the
- *     controller hands the two ends out separately), the call waits for it, or is dropped when
- *     C is gone.
+ *     controller hands the two ends out separately; between nodes it opens with the first batch
+ *     C sends on it, so C sends an `Open` on a port it has never used before its first `Then`
+ *     naming S), the call waits for it, or is dropped when C is gone.
  *  7. C cancels D at R (`Cancel` with `to`: S). R drops a waiting `Then` and answers it; if R
  *     already sent D on, it passes the cancel to S on R->S, behind D's call, so S has D or has
  *     answered it. R keeps nothing for D once it is sent on. If R dies first, C fails D and
@@ -101,6 +102,12 @@ export const enum K {
   End = 14,
   /** replica -> caller: the `Then` of call `id` came after its upstream had answered: send it yourself. */
   Late = 15,
+  /**
+   * caller -> replica: nothing to do. The first message on a port that a call sent on for this
+   * caller will be answered on (rule 6): between nodes, the replica's end of a port opens only
+   * with the first batch sent on it (runtime/cluster/bridge.ts).
+   */
+  Open = 16,
 
   // WebSockets (socket.ts): a two-way stream of frames with credits each way.
   /** caller -> replica: open socket `id` for an upgrade request; answered by `SocketAccepted` or `SocketRefused` (or `Err`). */
@@ -161,7 +168,7 @@ export interface CallMsg {
 }
 
 export interface IdMsg {
-  k: K.Cancel | K.Keep | K.Release | K.Kept | K.End | K.Late;
+  k: K.Cancel | K.Keep | K.Release | K.Kept | K.End | K.Late | K.Open;
   id: number;
   /** A `Cancel` of a call sent as a `Then`: the replica it was to go on to (rule 7). */
   to?: string;

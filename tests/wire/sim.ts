@@ -28,6 +28,8 @@ class Lane {
   closed = false;
   /** Not listened to yet: batches wait in it (a replica that has not accepted its end of the port). */
   held = false;
+  /** Runs before the first batch is delivered: a replica whose end opens with it (between nodes). */
+  onFirst: (() => void) | undefined;
 }
 
 /** The half of a MessagePort that BatchedPort uses. */
@@ -138,19 +140,27 @@ export class Sim {
     toReplica.target = replicaEnd;
     toCaller.target = callerEnd;
     const cp: CallerPort = { caller: thread, port: new BatchedPort<ToCaller, ToReplica>(replicaEnd as unknown as MessagePort) };
-    // The controller hands the replica its end by another message than the caller's: the
-    // replica may accept it at a later step, after calls sent on for this caller reached it.
-    toReplica.held = true;
-    this.later(() => {
-      if (r.dead) return;
+    const accept = () => {
       if (TRACE) console.log(`#${this.steps} ${replicaId} accepts the port of ${thread}`);
       cp.port.listen((msg) => {
         if (!r.dead) r.replica.receive(cp, msg);
       });
       r.replica.addCaller(cp);
-      toReplica.held = false;
-      if (toReplica.queue.length) this.ready(toReplica);
-    });
+    };
+    if (this.random() < 0.5) {
+      // Between nodes, the replica's end opens with the first batch the caller sends on it.
+      toReplica.onFirst = accept;
+    } else {
+      // The controller hands the replica its end by another message than the caller's: the
+      // replica may accept it at a later step, after calls sent on for this caller reached it.
+      toReplica.held = true;
+      this.later(() => {
+        if (r.dead) return;
+        accept();
+        toReplica.held = false;
+        if (toReplica.queue.length) this.ready(toReplica);
+      });
+    }
     client.addLink(replicaId, callerEnd as unknown as MessagePort);
   }
 
@@ -185,6 +195,9 @@ export class Sim {
       const lane = lanes[i]!;
       const data = lane.queue.shift();
       if (lane.queue.length === 0) this.#lanes.delete(lane);
+      const first = lane.onFirst;
+      lane.onFirst = undefined;
+      first?.();
       if (TRACE) console.log(`#${this.steps} ${lane.name}: ${typeof data === "string" ? data : JSON.stringify(data)}`);
       lane.target?.onmessage?.({ data });
     } else {
