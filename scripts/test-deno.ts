@@ -24,12 +24,11 @@ export const SKIPPED_ON_DENO: Record<string, string> = {
   "tests/core/http_edges.test.ts": "it tests Bun.serve's own edges (idle timeout, Host-less and pipelined HTTP/1.x) and its replicas pace with Bun.sleep",
   "tests/docs/links.test.ts": "it finds the repo with Bun's import.meta.dir",
   "tests/unit/token.test.ts": "it starts processes with Bun.spawn",
+  "tests/websocket/binary.test.ts": "it runs the binary `bun build --compile` makes (tests/cli/helpers.ts, Bun.spawn)",
 };
 
 /** Folders whose every file cannot apply on Deno. */
-export const SKIPPED_DIRS_ON_DENO: Record<string, string> = {
-  "tests/websocket/": "WebSockets through the proxy are Bun-only for now: Deno's listener has no upgrade() (runtime/platform/deno/http.ts)",
-};
+export const SKIPPED_DIRS_ON_DENO: Record<string, string> = {};
 
 const skipReason = (f: string): string | undefined => SKIPPED_ON_DENO[f] ?? Object.entries(SKIPPED_DIRS_ON_DENO).find(([dir]) => f.startsWith(dir))?.[1];
 
@@ -51,7 +50,8 @@ for (const f of skipped) console.log(`skipped on Deno: ${f}: ${skipReason(f)}`);
 
 const deno = "Deno" in globalThis ? process.execPath : join(root, "node_modules/.bin/deno");
 // --no-check: the sources are type-checked by tsc against Bun's types (npm test); Deno strips them.
-const child = spawn(deno, ["test", "-A", "--no-check", ...files], { cwd: root, env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+// --expose-gc: memory tests collect garbage before they measure (tests/harness.ts).
+const child = spawn(deno, ["test", "-A", "--no-check", "--v8-flags=--expose-gc", ...files], { cwd: root, env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
 let output = "";
 child.stdout.on("data", (d: Buffer) => {
   output += d.toString();

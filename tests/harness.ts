@@ -20,6 +20,13 @@ export async function startServe(options: { requestTimeoutMs?: number | null } =
 /** Waits `ms` (Bun.sleep, on Deno too: the tests run on both). */
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** A full garbage collection, so a memory figure starts clean: Bun.gc, or V8's gc on Deno (scripts/test-deno.ts exposes it). */
+export function collectGarbage(): void {
+  const g = globalThis as { Bun?: { gc(sync: boolean): void }; gc?: () => void };
+  if (g.Bun) g.Bun.gc(true);
+  else g.gc?.();
+}
+
 /** Resolves when `check` returns truthy, polling every `everyMs`; fails after `timeoutMs`. */
 export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 5000, everyMs = 20): Promise<T> {
   const end = Date.now() + timeoutMs;

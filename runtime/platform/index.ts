@@ -10,7 +10,7 @@ import type { FetchHandler, HttpServer, ServeOptions } from "./http.ts";
 export type { FetchHandler, HttpServer, Listener, ServeOptions } from "./http.ts";
 // Runtime-neutral helpers of the Bun files: plain functions and constants, no Bun calls.
 export { listenError, DEFAULT_IDLE_TIMEOUT_SECONDS } from "./http.ts";
-export { upgradeSocket, type SocketSession, type SocketLimits } from "./websocket.ts";
+export { upgradeSocket, type SocketSession, type SocketLimits, type Upgraded } from "./websocket.ts";
 
 /** How a started Worker may end without being terminated on purpose. */
 export interface WorkerEvents {

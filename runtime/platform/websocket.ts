@@ -2,8 +2,8 @@
  * WebSockets at the listener, Bun's way: `server.upgrade()` in the fetch handler and one
  * `websocket` handler object for the whole server, whose events go to the session stored in
  * each socket's `data`. Deno's `Deno.upgradeWebSocket(request)` (a `WebSocket` per request, and
- * the 101 response to return) fits the same two calls: `upgrade` answers that response instead
- * of undefined, and the socket's events call the same session methods.
+ * the 101 response to return) fits the same two calls: its `upgrade` answers that response
+ * instead of true, and the socket's events call the same session methods (deno/websocket.ts).
  */
 import type { ServerWebSocket, WebSocketHandler } from "bun";
 import type { ClientSocket } from "../wire/socket.ts";
@@ -24,17 +24,24 @@ export interface SocketLimits {
 
 /** The part of the listener an upgrade needs. */
 export interface Upgrading {
-  upgrade?(request: Request, options: { data: SocketSession; headers?: Record<string, string> }): boolean;
+  /**
+   * Takes the connection for a WebSocket whose events go to `data`: true when the listener
+   * answers by itself (Bun), the response to answer with (Deno: its 101), false when the
+   * request cannot be upgraded.
+   */
+  upgrade?(request: Request, options: { data: SocketSession; headers?: Record<string, string> }): boolean | Response;
   requestIP?(request: Request): { address: string } | null;
 }
 
-/**
- * Completes an upgrade: undefined when the listener took the connection (Bun), else the
- * response to answer with (400 when the request cannot be upgraded).
- */
-export function upgradeSocket(request: Request, server: Upgrading | undefined, session: SocketSession, headers?: Record<string, string>): Response | undefined {
-  if (server?.upgrade?.(request, { data: session, headers })) return undefined;
-  return new Response("Expected a WebSocket upgrade request", { status: 400, headers: { "content-type": "text/plain; charset=utf-8" } });
+/** How an upgrade ended: `response` is what the fetch handler answers (undefined: the listener took the connection). */
+export type Upgraded = { refused: false; response: Response | undefined } | { refused: true; response: Response };
+
+/** Completes an upgrade; refused (with a 400 to answer) when the request cannot be upgraded. */
+export function upgradeSocket(request: Request, server: Upgrading | undefined, session: SocketSession, headers?: Record<string, string>): Upgraded {
+  const taken = server?.upgrade?.(request, { data: session, headers });
+  if (taken === true) return { refused: false, response: undefined };
+  if (taken) return { refused: false, response: taken };
+  return { refused: true, response: new Response("Expected a WebSocket upgrade request", { status: 400, headers: { "content-type": "text/plain; charset=utf-8" } }) };
 }
 
 /** Codes a server may not send in a close frame (RFC 6455 7.4.1): they mean "no code" or "no close frame". */

@@ -98,9 +98,9 @@ export class WebSockets {
         this.#add(route.appName, 1);
         socket.onEnd = () => this.#add(route.appName, -1);
         const session = new Session(socket);
-        const refused = upgradeSocket(request, listener, session, { ...answer.headers, "x-request-id": requestId });
-        if (refused) socket.clientClosed(1006, "the upgrade did not complete");
-        resolve(refused);
+        const upgraded = upgradeSocket(request, listener, session, { ...answer.headers, "x-request-id": requestId });
+        if (upgraded.refused) socket.clientClosed(1006, "the upgrade did not complete");
+        resolve(upgraded.response);
       };
       socket.start();
     });

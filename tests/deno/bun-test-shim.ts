@@ -7,16 +7,46 @@
  * A replica imports the test file that defines its deployment, and so this module too: in a
  * Worker every registration is a no-op, as under Bun.
  */
-import { expect } from "expect";
+import { expect as jestExpect } from "expect";
 import { fn, spyOn } from "jest-mock";
 import FakeTimers from "@sinonjs/fake-timers";
 import { SKIPPED_TESTS_ON_DENO } from "./skips.ts";
 
-export { expect, spyOn };
+export { spyOn };
+
+/** Matchers whose failures start with `label` (a Proxy, so `.not`, `.resolves` and extended matchers keep it). */
+function labelled<T extends object>(matchers: T, label: string): T {
+  return new Proxy(matchers, {
+    get(target, key) {
+      const v = Reflect.get(target, key);
+      if (typeof v === "function") {
+        return (...args: unknown[]) => {
+          const fail = (e: unknown) => {
+            if (e instanceof Error) e.message = `${label}\n${e.message}`;
+            throw e;
+          };
+          try {
+            const out = v.apply(target, args);
+            return out instanceof Promise ? out.catch(fail) : out;
+          } catch (e) {
+            fail(e);
+          }
+        };
+      }
+      return v !== null && typeof v === "object" ? labelled(v, label) : v;
+    },
+  });
+}
+
+/** Jest's `expect`, plus Bun's second argument: a message that a failure starts with (`expect(x, "seed 4")`). */
+export const expect = Object.assign(
+  (value: unknown, label?: string) => (label === undefined ? jestExpect(value) : labelled(jestExpect(value), label)),
+  jestExpect,
+) as typeof jestExpect;
 
 // Bun's matchers that Jest lacks.
 const result = (pass: boolean, message: string) => ({ pass, message: () => message });
-expect.extend({
+jestExpect.extend({
   toStartWith: (got: string, prefix: string) => result(typeof got === "string" && got.startsWith(prefix), `expected ${JSON.stringify(got)} to start with ${JSON.stringify(prefix)}`),
   toEndWith: (got: string, suffix: string) => result(typeof got === "string" && got.endsWith(suffix), `expected ${JSON.stringify(got)} to end with ${JSON.stringify(suffix)}`),
   toInclude: (got: string, part: string) => result(typeof got === "string" && got.includes(part), `expected ${JSON.stringify(got)} to include ${JSON.stringify(part)}`),

@@ -5,5 +5,4 @@
 export const SKIPPED_TESTS_ON_DENO: Record<string, string> = {
   "a value kept at its replica for a dropped response is released once the response is collected": "it forces a collection with Bun.gc, which Deno has only behind --expose-gc",
   "chained calls across two nodes: 1,200 requests from 32 clients through both proxies all answer (x + 1) * 2": "it starts the nodes as Bun processes running cmd/tsserve.ts (process.execPath), as bench/cluster_scale.ts does",
-  "metrics > open WebSockets count by application while they are open": "WebSockets through the proxy are Bun-only for now (the Deno listener has no upgrade())",
 };

@@ -2,7 +2,7 @@
 // socket is load, so the deployment stays up while it is open and goes to zero after.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { serve } from "tsserve";
-import { eventually, startServe, type Served } from "../harness.ts";
+import { eventually, sleep, startServe, type Served } from "../harness.ts";
 import { deployed } from "../fixtures/scope.ts";
 import { Forever } from "../fixtures/websockets.ts";
 import { openSocket, wsUrl } from "./client.ts";
@@ -25,7 +25,7 @@ test("a socket to a deployment at zero starts a replica, keeps it while open, an
   const replica = await s.next(10_000);
   expect(replica).toStartWith("wsa-zero#Forever#");
   // A negative check: several downscale-to-zero delays pass with the socket idle but open.
-  await Bun.sleep(1200);
+  await sleep(1200);
   expect(await replicas()).toBe(1);
   s.send("still there");
   expect(await s.next()).toBe("still there");

@@ -1,7 +1,7 @@
 // WebSockets under load: many concurrent sockets, and flow control both ways.
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { startServe, type Served } from "../harness.ts";
+import { collectGarbage, startServe, type Served } from "../harness.ts";
 import { deployed } from "../fixtures/scope.ts";
 import { Echo, Firehose, SlowReader } from "../fixtures/websockets.ts";
 import { openSocket, wsUrl } from "./client.ts";
@@ -54,7 +54,7 @@ describe("websockets under load", () => {
     const SIZE = 1000;
     const STALL_AT = 10_000;
     let aheadWhileStalled = -1;
-    Bun.gc(true);
+    collectGarbage();
     const before = process.memoryUsage().rss;
     let peak = before;
     let expected = 0;

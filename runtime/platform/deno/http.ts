@@ -1,5 +1,6 @@
-/** Deno's HTTP listener: Deno.serve. */
+/** Deno's HTTP listener: Deno.serve (WebSockets: websocket.ts). */
 import type { FetchHandler, HttpServer, ServeOptions } from "../http.ts";
+import { denoUpgrade } from "./websocket.ts";
 
 declare const Deno: any;
 
@@ -17,12 +18,12 @@ export function serveHttp(options: ServeOptions, fetch: FetchHandler): HttpServe
   const stopping = new AbortController();
   const addresses = new WeakMap<Request, string>();
   // One Listener for every request, as on Bun. Deno has no per-request idle timeout to lift (Bun's
-  // `server.timeout`), and no `upgrade` here: WebSockets through the proxy are Bun-only for now
-  // (Deno.upgradeWebSocket hands out a socket per request instead; not wired to the relay yet).
+  // `server.timeout`); its WebSockets come from Deno.upgradeWebSocket (websocket.ts).
   const listener = {
     origin: "",
     idleTimeoutSeconds: options.idleTimeoutSeconds ?? 10,
     timeout() {},
+    upgrade: denoUpgrade(options.websocket ?? { maxMessageBytes: 16 * 1024 * 1024 }),
     requestIP: (request: Request): { address: string } | null => {
       const address = addresses.get(request);
       return address === undefined ? null : { address };
