@@ -5,7 +5,8 @@
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { isCompiled } from "../runtime/platform/index.ts";
+import { fileURLToPath } from "node:url";
+import { isCompiled, platform } from "../runtime/platform/index.ts";
 import { parse } from "./args.ts";
 import { APP } from "./init-app.ts";
 import { CliError, out, UsageError } from "./output.ts";
@@ -62,13 +63,13 @@ async function declarations(): Promise<Record<string, string>> {
     // scripts/build.ts writes this file before compiling; `type: "file"` embeds it in the
     // binary. It is JSON named .txt so TypeScript takes it for a module without resolveJsonModule.
     const path = (await import("../dist/declarations.txt", { with: { type: "file" } })).default;
-    return JSON.parse(await Bun.file(path).text());
+    return JSON.parse(readFileSync(path, "utf8"));
   }
   // From a checkout: made by the build's script (cached in dist/ like a build's). A path that
   // TypeScript and the bundler do not follow: the script needs node_modules and tsc.
   const script = new URL("../scripts/declarations.ts", import.meta.url).href;
   const made: string = (await import(script)).writeDeclarations();
-  return JSON.parse(await Bun.file(made).text());
+  return JSON.parse(readFileSync(made, "utf8"));
 }
 
 export async function init(argv: string[]): Promise<void> {
@@ -106,8 +107,13 @@ export async function init(argv: string[]): Promise<void> {
   if (kept.length) out(`Kept ${kept.join(" and ")} as they were${kept.includes("tsconfig.json") && !usesTypes(join(dir, "tsconfig.json")) ? `; add the compilerOptions "paths", "types" and "typeRoots" of \`tsserve init\` into a new folder to it` : ""}`);
   out("Next:");
   if (where !== ".") out(`  cd ${where}`);
-  out("  tsserve run app.ts               serve it on http://127.0.0.1:8000");
+  out(`  ${self()} run app.ts${" ".repeat(Math.max(1, 32 - self().length - " run app.ts".length))}serve it on http://127.0.0.1:8000`);
   out("  npx -p typescript tsc --noEmit   check its types (or open the folder in an editor)");
+}
+
+/** How the user starts this CLI: the binary, or on Deno from a checkout `deno run -A <checkout>/cmd/tsserve.ts`. */
+function self(): string {
+  return platform.name === "deno" && !isCompiled ? `deno run -A ${fileURLToPath(new URL("./tsserve.ts", import.meta.url))}` : "tsserve";
 }
 
 /** Whether an existing tsconfig.json already points at the declarations. */

@@ -8,6 +8,8 @@
  * text, laid out as a node_modules folder; scripts/build.ts does so before compiling, and the
  * binary carries the file (cmd/init.ts).
  */
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
@@ -60,8 +62,9 @@ function tsserveDeclarations(): Record<string, string> {
         include: [],
       }),
     );
-    const tsc = Bun.spawnSync([join(modules, ".bin/tsc"), "-p", tsconfig], { stdout: "pipe", stderr: "pipe" });
-    if (tsc.exitCode !== 0) throw new Error(`tsc could not emit the declarations of sdk/:\n${tsc.stdout}${tsc.stderr}`);
+    // node:child_process, not Bun.spawnSync: `tsserve init` runs this on Deno too.
+    const tsc = spawnSync(join(modules, ".bin/tsc"), ["-p", tsconfig], { encoding: "utf8" });
+    if (tsc.status !== 0) throw new Error(`tsc could not emit the declarations of sdk/:\n${tsc.stdout}${tsc.stderr}`);
     const files: Record<string, string> = {
       "node_modules/tsserve/package.json": `${JSON.stringify({ name: "tsserve", version: pkgVersion(), types: "./sdk/index.d.ts" }, null, 2)}\n`,
     };
@@ -111,7 +114,7 @@ export function writeDeclarations(): string {
 
 /** A hash of what the declarations are made from: sdk/, this script, and the installed packages. */
 function sourcesKey(): string {
-  const hash = new Bun.CryptoHasher("sha256");
+  const hash = createHash("sha256");
   const sdk = join(root, "sdk");
   for (const name of readdirSync(sdk).sort()) hash.update(name).update(readFileSync(join(sdk, name)));
   for (const file of ["scripts/declarations.ts", "tsconfig.json", "package.json", "node_modules/.package-lock.json"]) {

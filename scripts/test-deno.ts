@@ -9,13 +9,7 @@ const root = new URL("..", import.meta.url).pathname;
 
 /** Test files that cannot apply on Deno, with the reason (printed, and counted as skipped). */
 export const SKIPPED_ON_DENO: Record<string, string> = {
-  "tests/cli/binary.test.ts": "it runs the binary `bun build --compile` makes (Bun's CLI, built through Bun.spawn)",
-  "tests/cli/build.test.ts": "it drives `bun cmd/tsserve.ts build` through Bun.spawn (tests/cli/helpers.ts)",
-  "tests/cli/instance.test.ts": "it drives `bun cmd/tsserve.ts run/start/deploy/...` through Bun.spawn (tests/cli/helpers.ts)",
-  "tests/cli/elysia.test.ts": "it runs the Bun-built binary (tests/cli/helpers.ts, Bun.spawn)",
-  "tests/cli/errors.test.ts": "it runs the Bun-built binary, and checks Bun's syntax-error and YAML messages",
-  "tests/cli/observability.test.ts": "it runs the Bun-built binary (tests/cli/helpers.ts, Bun.spawn)",
-  "tests/cli/init.test.ts": "`tsserve init` writes the declarations the Bun binary carries (Bun.file, bun build)",
+  "tests/cli/binary.test.ts": "it tests the binary `bun build --compile` makes, alone in a folder; on Deno the CLI tests run `deno run -A cmd/tsserve.ts` instead (no Deno binary: README, deno task build)",
   "tests/cli/deno.test.ts": "it spawns the Deno CLI whichever runtime runs it, and the Bun run (npm test) already does",
   "tests/core/elysia.test.ts": "it compares tsserve's answers with plain Elysia on Bun.serve",
   "tests/core/curl_hints.test.ts": "it reads the examples with Bun.file and checks their `npx bun` lines",
@@ -24,7 +18,7 @@ export const SKIPPED_ON_DENO: Record<string, string> = {
   "tests/core/http_edges.test.ts": "it tests Bun.serve's own edges (idle timeout, Host-less and pipelined HTTP/1.x) and its replicas pace with Bun.sleep",
   "tests/docs/links.test.ts": "it finds the repo with Bun's import.meta.dir",
   "tests/unit/token.test.ts": "it starts processes with Bun.spawn",
-  "tests/websocket/binary.test.ts": "it runs the binary `bun build --compile` makes (tests/cli/helpers.ts, Bun.spawn)",
+  "tests/websocket/binary.test.ts": "it tests the binary `bun build --compile` makes, alone in a folder (as tests/cli/binary.test.ts)",
 };
 
 /** Folders whose every file cannot apply on Deno. */

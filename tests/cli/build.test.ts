@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { parseYaml } from "../../runtime/platform/index.ts";
 import { BUILD_TIMEOUT_MS, appDir, binary, cleanup, cli, cliEnv, spawnCli, tempDir, urls } from "./helpers.ts";
 
 const repo = new URL("../..", import.meta.url).pathname;
@@ -24,7 +25,7 @@ describe("tsserve build", () => {
     expect(r.code).toBe(0);
     const text = readFileSync(join(dir, "out", "serve.yaml"), "utf8");
     expect(text).toStartWith("# Written by tsserve build app.ts:app");
-    const config = Bun.YAML.parse(text) as any;
+    const config = parseYaml(text) as any;
     expect(config.applications).toEqual([
       {
         name: "default",
@@ -46,7 +47,7 @@ describe("tsserve build", () => {
     writeFileSync(join(dir, "more", "app.ts"), 'export { app } from "../app.ts";\n');
     const r = await cli(["build", "app.ts", "more/app.ts:app"], { cwd: dir, env: cliEnv(home) });
     expect(r.code).toBe(0);
-    const config = Bun.YAML.parse(r.stdout) as any;
+    const config = parseYaml(r.stdout) as any;
     expect(config.applications.map((a: any) => [a.name, a.routePrefix, a.importPath])).toEqual([
       ["app", "/app", "./app.ts:app"],
       ["app_1", "/app_1", "./more/app.ts:app"],

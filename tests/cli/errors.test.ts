@@ -3,6 +3,8 @@
  * --reload), a constructor's stack once in the log, a config typo's "did you mean", bad YAML's
  * line and column, and a port in use named with the flag that moves it.
  */
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -107,9 +109,19 @@ describe("tsserve run: errors that say where", () => {
   });
 });
 
+/** Someone else's listener on a free port of 127.0.0.1 (node:http, so the file runs on Deno too). */
+async function listening(): Promise<{ port: number } & AsyncDisposable> {
+  const server = createServer((_, res) => res.end("someone else"));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    [Symbol.asyncDispose]: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
 describe("ports in use", () => {
   test("the admin port taken: run stops with one sentence naming the port and --admin-port", async () => {
-    await using taken = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("someone else") });
+    await using taken = await listening();
     const r = await run(["app.ts", "--port", "0", "--admin-port", String(taken.port)]);
     expect(r.code).toBe(1);
     expect(r.stderr.trim()).toBe(
@@ -119,7 +131,7 @@ describe("ports in use", () => {
   });
 
   test("the HTTP port taken: one sentence naming the port and --port", async () => {
-    await using taken = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("someone else") });
+    await using taken = await listening();
     const r = await run(["app.ts", "--port", String(taken.port), "--admin-port", "0"]);
     expect(r.code).toBe(1);
     expect(r.stderr.trim()).toBe(

@@ -1,11 +1,13 @@
 /**
  * Helpers for driving the tsserve binary: build it once per test process, copy it to an empty
  * directory, spawn it with a temporary HOME, wait for its output (bounded), kill it after.
+ * Under Deno the CLI is `deno run -A cmd/tsserve.ts` instead (there is no Deno binary to build
+ * here: README, Deno), and processes are node:child_process ones, so the files run on both.
  */
+import { type ChildProcess, spawn } from "node:child_process";
 import { chmodSync, cpSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { constants, tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Subprocess } from "bun";
 
 export const repo = new URL("../..", import.meta.url).pathname;
 const fixtures = new URL("./fixtures/", import.meta.url).pathname;
@@ -49,12 +51,13 @@ export const BUILD_TIMEOUT_MS = 180_000;
  * nothing beside it can help it).
  */
 export async function binary(): Promise<string> {
+  if (onDeno) return "";
   const built = join(buildDir, "build", "tsserve");
   if (!existsSync(built)) {
     mkdirSync(join(buildDir, "build"), { recursive: true });
-    const p = Bun.spawn([process.execPath, "scripts/build.ts", "--outfile", built], { cwd: repo, stdout: "pipe", stderr: "pipe" });
-    const code = await p.exited;
-    if (code !== 0) throw new Error(`build failed: ${await new Response(p.stderr).text()}`);
+    await using p = new Running([process.execPath, "scripts/build.ts", "--outfile", built], { cwd: repo, env: process.env as Record<string, string> });
+    const code = await p.exited(BUILD_TIMEOUT_MS);
+    if (code !== 0) throw new Error(`build failed: ${p.stderr}`);
   }
   const alone = join(buildDir, "bin", "tsserve");
   if (!existsSync(alone)) {
@@ -68,6 +71,13 @@ export async function binary(): Promise<string> {
     }
   }
   return alone;
+}
+
+export const onDeno = "Deno" in globalThis;
+
+/** The CLI as the tests start it: the binary (built once), or on Deno the sources through Deno. */
+export async function cliCommand(): Promise<string[]> {
+  return onDeno ? [process.execPath, "run", "-A", join(repo, "cmd/tsserve.ts")] : [await binary()];
 }
 
 /** The fixture app (app.ts, greet.ts) copied into a new directory with no node_modules anywhere above it. */
@@ -92,37 +102,42 @@ export interface SpawnOptions {
   stdin?: string;
 }
 
+/** A child process as the tests use it: Node's, plus Bun's `exited` (the exit code, 128 + the signal's number if a signal ended it). */
+export type Proc = ChildProcess & { readonly exited: Promise<number> };
+
 /** A running tsserve process whose output we can wait on. */
 export class Running implements AsyncDisposable {
   stdout = "";
   stderr = "";
-  readonly proc: Subprocess<"pipe" | "ignore", "pipe", "pipe">;
+  readonly proc: Proc;
   #waiters = new Set<() => void>();
 
   constructor(command: string[], options: SpawnOptions) {
-    this.proc = Bun.spawn(command, {
+    const child = spawn(command[0]!, command.slice(1), {
       cwd: options.cwd,
       env: options.env,
-      stdin: options.stdin === undefined ? "ignore" : "pipe",
-      stdout: "pipe",
-      stderr: "pipe",
-    }) as Subprocess<"pipe" | "ignore", "pipe", "pipe">;
-    if (options.stdin !== undefined) {
-      const sink = this.proc.stdin as import("bun").FileSink;
-      sink.write(options.stdin);
-      void sink.end();
-    }
+      stdio: [options.stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+    });
+    const exited = new Promise<number>((resolve) => {
+      child.on("error", (err) => {
+        this.stderr += `spawn failed: ${err.message}\n`;
+        resolve(127);
+      });
+      child.on("close", (code, signal) => resolve(code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0)));
+    });
+    this.proc = Object.assign(child, { exited });
+    if (options.stdin !== undefined) child.stdin!.end(options.stdin);
     running.add(this);
-    void this.#pump(this.proc.stdout, (s) => (this.stdout += s));
-    void this.#pump(this.proc.stderr, (s) => (this.stderr += s));
+    this.#pump(child.stdout!, (s) => (this.stdout += s));
+    this.#pump(child.stderr!, (s) => (this.stderr += s));
   }
 
-  async #pump(stream: ReadableStream<Uint8Array>, add: (s: string) => void): Promise<void> {
-    const dec = new TextDecoder();
-    for await (const chunk of stream) {
-      add(dec.decode(chunk, { stream: true }));
+  #pump(stream: NodeJS.ReadableStream, add: (s: string) => void): void {
+    stream.setEncoding("utf8");
+    stream.on("data", (chunk: string) => {
+      add(chunk);
       for (const w of this.#waiters) w();
-    }
+    });
   }
 
   get output(): string {
@@ -170,9 +185,11 @@ export class Running implements AsyncDisposable {
 
   /** The exit code; fails if the process is still running after `timeoutMs`. */
   async exited(timeoutMs = 20_000): Promise<number> {
-    const code = await Promise.race([this.proc.exited, Bun.sleep(timeoutMs).then(() => undefined)]);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const code = await Promise.race([this.proc.exited, new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), timeoutMs)))]);
+    clearTimeout(timer);
     if (code === undefined) throw new Error(`still running after ${timeoutMs} ms; output:\n${this.output}`);
-    await Bun.sleep(20); // let the last output arrive
+    // "close" comes after the output streams ended: all of it has arrived.
     return code;
   }
 
@@ -187,7 +204,7 @@ export class Running implements AsyncDisposable {
 
 /** Starts the binary (or `options.command`) with `args`. */
 export async function spawnCli(args: string[], options: SpawnOptions): Promise<Running> {
-  const command = options.command ?? [await binary()];
+  const command = options.command ?? (await cliCommand());
   return new Running([...command, ...args], options);
 }
 

@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { parseYaml } from "../../runtime/platform/index.ts";
 import { BUILD_TIMEOUT_MS, appDir, binary, cleanup, cli, cliEnv, refuses, type Running, spawnCli, tempDir, urls } from "./helpers.ts";
 
 let home: string;
@@ -79,12 +80,12 @@ describe("tsserve start + deploy/status/config", () => {
   test("config prints the deployed config as YAML, with --name for one app", async () => {
     const all = await run(["config"]);
     expect(all.code).toBe(0);
-    const parsed = Bun.YAML.parse(all.stdout) as any;
+    const parsed = parseYaml(all.stdout) as any;
     expect(parsed.applications).toEqual([
       { name: "greet", routePrefix: "/greet", importPath: join(dir, "app.ts"), args: {}, deployments: [{ name: "Greeter", userConfig: { punctuation: "?" } }] },
     ]);
     const one = await run(["config", "--name", "greet"]);
-    expect((Bun.YAML.parse(one.stdout) as any).name).toBe("greet");
+    expect((parseYaml(one.stdout) as any).name).toBe("greet");
     const none = await run(["config", "--name", "nope"]);
     expect(none.code).toBe(1);
     expect(none.stderr).toContain('no application "nope" in the deployed config');
@@ -160,7 +161,7 @@ describe("tsserve start + deploy/status/config", () => {
     const status = JSON.parse((await run(["status", "--json"])).stdout);
     expect(Object.keys(status.applications).sort()).toEqual(["greet", "hola"]);
     // The two are the config-deployed set now: `config` lists both.
-    expect((Bun.YAML.parse((await run(["config"])).stdout) as any).applications.map((a: any) => a.name).sort()).toEqual(["greet", "hola"]);
+    expect((parseYaml((await run(["config"])).stdout) as any).applications.map((a: any) => a.name).sort()).toEqual(["greet", "hola"]);
   });
 
   test("a file.ts target cannot take a route prefix another app keeps", async () => {

@@ -134,18 +134,18 @@ function register(name: string, body: Body | undefined, options: { skip?: string
         for (const s of scopes) {
           if (s.started) continue;
           s.started = true;
-          for (const h of s.beforeAll) await withTimeout(`beforeAll of ${s.name || "the file"}`, h, TIMEOUT_MS);
+          for (const h of s.beforeAll) await withTimeout(`beforeAll of ${s.name || "the file"}`, h, hookTimeout(h));
         }
         try {
-          for (const s of scopes) for (const h of s.beforeEach) await withTimeout("beforeEach", h, TIMEOUT_MS);
+          for (const s of scopes) for (const h of s.beforeEach) await withTimeout("beforeEach", h, hookTimeout(h));
           await withTimeout(`test "${fullName}"`, () => invoke(body!, args), options.timeout ?? TIMEOUT_MS);
         } finally {
-          for (const s of [...scopes].reverse()) for (const h of s.afterEach) await withTimeout("afterEach", h, TIMEOUT_MS);
+          for (const s of [...scopes].reverse()) for (const h of s.afterEach) await withTimeout("afterEach", h, hookTimeout(h));
         }
       } finally {
         for (const s of [...scopes].reverse()) {
           if (++s.finished < s.tests) continue;
-          for (const h of s.afterAll) await withTimeout(`afterAll of ${s.name || "the file"}`, h, TIMEOUT_MS);
+          for (const h of s.afterAll) await withTimeout(`afterAll of ${s.name || "the file"}`, h, hookTimeout(h));
         }
       }
     },
@@ -214,10 +214,19 @@ export const describe: DescribeFn = Object.assign((name: string, body: () => voi
   if: (condition: boolean) => (name: string, body: () => void) => (condition ? describeIn(name, body) : register(name, undefined, { skip: "its condition is false here" })),
 });
 
-export const beforeAll = (h: Hook) => void current.beforeAll.push(h);
-export const afterAll = (h: Hook) => void current.afterAll.push(h);
-export const beforeEach = (h: Hook) => void current.beforeEach.push(h);
-export const afterEach = (h: Hook) => void current.afterEach.push(h);
+/** A hook's own timeout, where it gave one (Bun's `beforeAll(fn, ms)`). */
+const hookTimeouts = new WeakMap<Hook, number>();
+const hook = (list: Hook[], h: Hook, timeout?: number | { timeout?: number }) => {
+  const ms = timeoutOf(timeout);
+  if (ms !== undefined) hookTimeouts.set(h, ms);
+  list.push(h);
+};
+const hookTimeout = (h: Hook) => hookTimeouts.get(h) ?? TIMEOUT_MS;
+
+export const beforeAll = (h: Hook, timeout?: number | { timeout?: number }) => hook(current.beforeAll, h, timeout);
+export const afterAll = (h: Hook, timeout?: number | { timeout?: number }) => hook(current.afterAll, h, timeout);
+export const beforeEach = (h: Hook, timeout?: number | { timeout?: number }) => hook(current.beforeEach, h, timeout);
+export const afterEach = (h: Hook, timeout?: number | { timeout?: number }) => hook(current.afterEach, h, timeout);
 
 // Jest's modern fake timers are @sinonjs/fake-timers too.
 let clock: { tick(ms: number): number; uninstall(): void } | undefined;
