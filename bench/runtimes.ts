@@ -1,91 +1,104 @@
-// Bun and Deno side by side: `npm run bench:runtimes` runs this file under each runtime
-// (`bun bench/runtimes.ts`, `deno run -A bench/runtimes.ts`; `deno task bench` is the Deno half).
-// Each run measures its runtime's own floors, (a) a raw listener answering "hello" and (b) the
-// same with one postMessage round trip to a Worker, then tsserve's (c) HTTP hello through a
-// replica, and prints (c) as a ratio to the same run's floors. The load comes from one client for
-// both runtimes (bench/loadgen.ts under Bun, its own process), so only the server changes.
+// Bun and Deno side by side. Each run measures its own runtime's floors (bench/runtimes/floors.ts)
+// and tsserve's cases (bench/runtimes/cases.ts), and prints every case as a ratio to a floor of
+// the same run:
+//   deno run -A bench/runtimes.ts      (deno task bench): Deno's table
+//   bun bench/runtimes.ts              Bun's table
+//   bun bench/runtimes.ts --both       (npm run bench:runtimes): Bun's run, then Deno's in a child
+//                                      process, and one table with both
+// --json prints the rows as JSON instead (what --both reads from the Deno child).
 import { spawn } from "node:child_process";
-import { serve } from "tsserve";
-import { noopApp } from "./apps/noop.ts";
+import { openSync } from "node:fs";
+import { logger } from "../runtime/log/logger.ts";
+import { chaining, handleCalls, handleStream, httpHello, httpIngressDownstream } from "./runtimes/cases.ts";
+import { rawHello, rawPortStream, rawRoundTrips, rawWorkerHop } from "./runtimes/floors.ts";
+import { LOAD } from "./runtimes/load.ts";
 
 declare const Deno: any;
 
-const onDeno = "Deno" in globalThis;
-const runtime = onDeno ? `Deno ${Deno.version.deno}` : `Bun ${Bun.version}`;
-const root = new URL("..", import.meta.url).pathname;
-const durationS = Number(process.env.BENCH_SECONDS ?? 3);
-const connections = 64;
-
-interface Load {
-  rps: number;
-  p50Ms: number;
-  p99Ms: number;
-  errors: number;
+interface Row {
+  name: string;
+  value: number;
+  unit: string;
+  /** The floor it is divided by, and its name; none for a floor itself. */
+  ratio?: number;
+  of?: string;
 }
 
-function load(url: string): Promise<Load> {
+// The access log is on by default: its lines are made as always, but written to /dev/null (as bench/run.ts does).
+logger.useFd(openSync("/dev/null", "w"));
+
+const onDeno = "Deno" in globalThis;
+const runtime = onDeno ? `Deno ${Deno.version.deno}` : `Bun ${Bun.version}`;
+const quick = process.argv.includes("--quick");
+const seconds = quick ? 1 : 2;
+
+async function measure(): Promise<Row[]> {
+  const a = await rawHello();
+  const b = await rawWorkerHop();
+  const r = await rawRoundTrips(seconds);
+  const s = await rawPortStream(quick ? 200_000 : 1_000_000);
+  const c = await httpHello();
+  const d = await httpIngressDownstream();
+  const e = await handleCalls(seconds);
+  const f = await handleStream(quick ? 200_000 : 1_000_000);
+  const g = await chaining(seconds);
+  const rows: Row[] = [
+    { name: "(a) raw listener, hello", value: a.rps, unit: "req/s" },
+    { name: "(b) raw listener + Worker hop", value: b.rps, unit: "req/s" },
+    { name: "(r) raw Worker round trip, p50", value: r.p50Us, unit: "us" },
+    { name: "(r) raw Worker round trips, 256 in flight", value: r.perS, unit: "msg/s" },
+    { name: "(s) raw MessagePort stream", value: s, unit: "items/s" },
+    { name: "(c) HTTP -> 1 replica", value: c.rps, unit: "req/s", ratio: c.rps / b.rps, of: "(b)" },
+    { name: "(d) HTTP -> ingress -> downstream", value: d.rps, unit: "req/s", ratio: d.rps / b.rps, of: "(b)" },
+    { name: "(e) handle call, p50", value: e.p50Us, unit: "us", ratio: e.p50Us / r.p50Us, of: "(r) p50" },
+    { name: "(e) handle calls, 256 in flight", value: e.perS, unit: "calls/s", ratio: e.perS / r.perS, of: "(r) 256" },
+    { name: "(f) handle stream, replica -> main", value: f, unit: "items/s", ratio: f / s, of: "(s)" },
+    { name: "(g) chain, awaited, 256 in flight", value: g.awaited, unit: "calls/s", ratio: g.awaited / r.perS, of: "(r) 256" },
+    { name: "(g) chain, chained, 256 in flight", value: g.chained, unit: "calls/s", ratio: g.chained / r.perS, of: "(r) 256" },
+  ];
+  if (a.errors + b.errors + c.errors + d.errors > 0) console.error(`[bench] ${runtime}: HTTP errors: ${a.errors + b.errors + c.errors + d.errors}`);
+  return rows;
+}
+
+const num = (v: number) => (v >= 100 ? Math.round(v).toLocaleString("en-US") : v.toFixed(1));
+const ratio = (r: Row | undefined) => (r?.ratio === undefined ? "floor" : `${r.ratio.toFixed(2)}x ${r.of}`);
+
+function table(rows: Row[]): string {
+  const lines = [`| ${runtime} | value | ratio |`, "|---|---|---|"];
+  for (const r of rows) lines.push(`| ${r.name} | ${num(r.value)} ${r.unit} | ${ratio(r)} |`);
+  return lines.join("\n");
+}
+
+function sideBySide(bun: Row[], deno: Row[], denoName: string): string {
+  const lines = [`| case | ${runtime} | ratio | ${denoName} | ratio | Deno/Bun |`, "|---|---|---|---|---|---|"];
+  for (const r of bun) {
+    const d = deno.find((x) => x.name === r.name);
+    const vs = d ? (r.unit === "us" ? r.value / d.value : d.value / r.value).toFixed(2) : "-";
+    lines.push(`| ${r.name} | ${num(r.value)} ${r.unit} | ${ratio(r)} | ${d ? `${num(d.value)} ${d.unit}` : "-"} | ${ratio(d)} | ${vs} |`);
+  }
+  return lines.join("\n");
+}
+
+/** Deno's rows, from `deno run -A bench/runtimes.ts --json` (the Deno that npm install brings). */
+function denoRows(): Promise<{ runtime: string; rows: Row[] }> {
+  const root = new URL("..", import.meta.url).pathname;
+  const args = ["run", "-A", `${root}bench/runtimes.ts`, "--json", ...(quick ? ["--quick"] : [])];
   return new Promise((resolve, reject) => {
-    const child = spawn(`${root}node_modules/.bin/bun`, [`${root}bench/loadgen.ts`, JSON.stringify({ url, connections, durationS })], { stdio: ["ignore", "pipe", "inherit"] });
+    const child = spawn(`${root}node_modules/deno/deno`, args, { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
     let out = "";
     child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
-    child.on("exit", (code) => (code === 0 ? resolve(JSON.parse(out) as Load) : reject(new Error(`loadgen exited ${code}: ${out}`))));
+    child.on("exit", (code) => (code === 0 ? resolve(JSON.parse(out.trim().split("\n").at(-1)!)) : reject(new Error(`the Deno run exited ${code}`))));
   });
 }
 
-/** A raw listener of this runtime: no tsserve, nothing but `answer`. */
-function listen(answer: () => Response | Promise<Response>): { url: string; stop(): Promise<void> } {
-  if (onDeno) {
-    const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, answer);
-    return { url: `http://127.0.0.1:${server.addr.port}/`, stop: () => server.shutdown() };
-  }
-  const server = Bun.serve({ hostname: "127.0.0.1", port: 0, development: false, fetch: answer });
-  return { url: `http://127.0.0.1:${server.port}/`, stop: () => server.stop(true) };
+const rows = await measure();
+if (process.argv.includes("--json")) {
+  console.log(JSON.stringify({ runtime, rows }));
+} else if (process.argv.includes("--both") && !onDeno) {
+  const deno = await denoRows();
+  console.log(`${new Date().toISOString().slice(0, 10)}, ${LOAD.connections} HTTP connections for ${LOAD.durationS} s per case (bench/loadgen.ts under Bun for both); "us" rows: lower is better, and Deno/Bun is Bun's time over Deno's\n`);
+  console.log(sideBySide(rows, deno.rows, deno.runtime));
+} else {
+  console.log(table(rows));
 }
-
-async function floorHello(): Promise<Load> {
-  const s = listen(() => new Response("hello"));
-  try {
-    return await load(s.url);
-  } finally {
-    await s.stop();
-  }
-}
-
-async function floorWorkerHop(): Promise<Load> {
-  const worker = new Worker(new URL("./workers/echo.ts", import.meta.url).href, { type: "module" });
-  const pending = new Map<number, (r: Response) => void>();
-  let next = 0;
-  worker.onmessage = (e: MessageEvent<number>) => {
-    pending.get(e.data)?.(new Response("hello"));
-    pending.delete(e.data);
-  };
-  const s = listen(() => new Promise<Response>((resolve) => (pending.set(++next, resolve), worker.postMessage(next))));
-  try {
-    return await load(s.url);
-  } finally {
-    await s.stop();
-    worker.terminate();
-  }
-}
-
-async function tsserveHello(): Promise<Load> {
-  const { httpUrl } = await serve.start({ http: { host: "127.0.0.1", port: 0 } });
-  await serve.run(noopApp, { name: "bench", routePrefix: "/" });
-  try {
-    return await load(`${httpUrl}/`);
-  } finally {
-    await serve.shutdown();
-  }
-}
-
-const hello = await floorHello();
-const hop = await floorWorkerHop();
-const ts = await tsserveHello();
-const row = (name: string, r: Load) =>
-  `| ${runtime} | ${name} | ${Math.round(r.rps)} | ${(r.rps / hello.rps).toFixed(2)} | ${(r.rps / hop.rps).toFixed(2)} | ${r.p50Ms?.toFixed(2)} | ${r.p99Ms?.toFixed(2)} | ${r.errors} |`;
-console.log(`| runtime | case | req/s | / (a) | / (b) | p50 ms | p99 ms | errors |`);
-console.log(`|---|---|---|---|---|---|---|---|`);
-console.log(row("(a) raw listener, hello", hello));
-console.log(row("(b) raw listener + Worker hop", hop));
-console.log(row("(c) tsserve HTTP hello (1 replica)", ts));
 process.exit(0);
