@@ -2,7 +2,7 @@
 // "/" as run would, and its hint, sent as the request it describes, answers 200. An example that
 // is a script calling its app through handles prints none, and its header says how to run it.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { serve, type Application } from "tsserve";
 import { curlHint } from "../../cmd/run.ts";
@@ -52,7 +52,7 @@ for (const file of readdirSync(examples).filter((f) => f.endsWith(".ts")).sort()
     try {
       const hint = curlHint(join(examples, file), `${served.url}/`);
       if (hint === undefined) {
-        expect(await Bun.file(join(examples, file)).text()).toContain(`//   npx bun examples/${file}   ->  `);
+        expect(readFileSync(join(examples, file), "utf8")).toContain(`//   npx bun examples/${file}   ->  `);
         return;
       }
       const { url, init } = request(hint);

@@ -6,9 +6,10 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import * as tsserve from "tsserve";
 
-const root = resolve(import.meta.dir, "../..");
+const root = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 const docs = ["README.md", ...readdirSync(join(root, "docs")).filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`)];
 
 /** The text without fenced code blocks and inline code, where brackets are not links. */

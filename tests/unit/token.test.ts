@@ -2,6 +2,7 @@
 // directory others can write to. Each case runs in a child process with its own HOME (Bun's
 // os.homedir() does not follow a HOME changed at run time).
 import { afterAll, describe, expect, test } from "bun:test";
+import { spawn } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -29,9 +30,15 @@ catch (e) { console.log(JSON.stringify({ error: e.name, message: e.message })); 
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith("TSSERVE_")) env[k] = v;
   env.HOME = home;
   if (envToken !== undefined) env.TSSERVE_TOKEN = envToken;
-  const p = Bun.spawn([process.execPath, "-e", script], { env, stdout: "pipe", stderr: "pipe" });
+  // `bun -e script`, or `deno eval script`: the runtime running the tests evaluates the script.
+  const args = "Deno" in globalThis ? ["eval", script] : ["-e", script];
+  const p = spawn(process.execPath, args, { env, stdio: ["ignore", "pipe", "pipe"] });
   const timer = setTimeout(() => p.kill(), 20_000);
-  const [out, err] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  let out = "";
+  let err = "";
+  p.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  p.stderr.on("data", (d: Buffer) => (err += d.toString()));
+  await new Promise((resolve) => p.on("close", resolve));
   clearTimeout(timer);
   if (!out.trim()) throw new Error(`no answer from the child: ${err}`);
   return JSON.parse(out) as Outcome;
