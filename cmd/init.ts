@@ -107,7 +107,7 @@ export async function init(argv: string[]): Promise<void> {
   if (kept.length) out(`Kept ${kept.join(" and ")} as they were${kept.includes("tsconfig.json") && !usesTypes(join(dir, "tsconfig.json")) ? `; add the compilerOptions "paths", "types" and "typeRoots" of \`tsserve init\` into a new folder to it` : ""}`);
   out("Next:");
   if (where !== ".") out(`  cd ${where}`);
-  out(`  ${self()} run app.ts${" ".repeat(Math.max(1, 32 - self().length - " run app.ts".length))}serve it on http://127.0.0.1:8000`);
+  out(`  ${self()} run app.ts${" ".repeat(Math.max(1, 33 - self().length - " run app.ts".length))}serve it on http://127.0.0.1:8000`);
   out("  npx -p typescript tsc --noEmit   check its types (or open the folder in an editor)");
 }
 
