@@ -46,6 +46,9 @@ beforeAll(async () => {
   const bad = tempDir("init-bad");
   await Promise.all([init(project), init(bad)]);
   writeFileSync(join(bad, "bad.ts"), BAD);
+  // tsc over the folders checks the declarations, the same whichever runtime wrote them: the Bun
+  // run checks them, and Deno's skips these two tests (tests/deno/skips.ts) for the time they take.
+  if (onDeno) return;
   checkedGood = tsc(project);
   checkedBad = tsc(bad);
 }, BUILD_TIMEOUT_MS);
