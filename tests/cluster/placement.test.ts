@@ -1,0 +1,104 @@
+/**
+ * A head and two worker nodes (one process each, one nats-server): replicas spread over them
+ * within maxReplicasPerNode, status shows the nodes and each replica's node, and every node's
+ * proxy serves every route, under load too.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { cleanup } from "../cli/helpers.ts";
+import { type Cluster, getJson, startCluster } from "./cluster.ts";
+
+let cluster: Cluster;
+
+beforeAll(async () => {
+  cluster = await startCluster(2);
+}, 60_000);
+
+afterAll(async () => {
+  await cluster?.[Symbol.asyncDispose]();
+  await cleanup();
+});
+
+type WhereAnswer = { pid: number; replica: string; path: string };
+
+describe("cluster placement and HTTP", () => {
+  test("status shows the head and both workers ALIVE, each with its proxy", async () => {
+    const s = await cluster.status();
+    expect(Object.keys(s.nodes).sort()).toEqual(["head", "w1", "w2"]);
+    for (const n of cluster.nodes) {
+      expect(s.nodes[n.id]).toMatchObject({ status: "ALIVE", httpUrl: n.http, head: n.id === "head" });
+    }
+  });
+
+  test("replicas spread evenly over the three nodes, at most maxReplicasPerNode on each", async () => {
+    const s = await cluster.deployRunning({ name: "where", app: "where", deployments: [{ name: "Where", numReplicas: 6, maxReplicasPerNode: 2 }] });
+    const replicas = s.applications.where!.deployments.Where!.replicas;
+    expect(replicas.length).toBe(6);
+    const perNode = new Map<string, number>();
+    for (const r of replicas) perNode.set(r.node!, (perNode.get(r.node!) ?? 0) + 1);
+    expect(Object.fromEntries(perNode)).toEqual({ head: 2, w1: 2, w2: 2 });
+    for (const id of ["head", "w1", "w2"]) expect(s.nodes[id]!.replicas).toBe(2);
+
+    // Each replica runs where status says: its answer's process is that node's.
+    const nodeOf = new Map(replicas.map((r) => [r.replicaId, r.node!]));
+    const seen = new Set<string>();
+    for (let i = 0; i < 60 && seen.size < 6; i++) {
+      for (const n of cluster.nodes) {
+        const a = await getJson<WhereAnswer>(`${n.http}/where/x`);
+        expect(cluster.nodeOfPid(a.pid)).toBe(nodeOf.get(a.replica)!);
+        seen.add(a.replica);
+      }
+    }
+    expect(seen.size).toBeGreaterThanOrEqual(3);
+  });
+
+  test("a deployment no node has room for fails with an error naming maxReplicasPerNode; the others keep serving", async () => {
+    const errors = await cluster.deploy({ name: "full", app: "where", deployments: [{ name: "Where", numReplicas: 4, maxReplicasPerNode: 1 }] });
+    expect(errors.full).toBe(
+      "no live node can take another replica of full/Where: maxReplicasPerNode is 1 and each of the 3 live nodes holds that many; start more nodes or raise maxReplicasPerNode",
+    );
+    const s = await cluster.status();
+    expect(s.applications.full).toMatchObject({ status: "DEPLOY_FAILED", message: errors.full });
+    expect(s.applications.where!.status).toBe("RUNNING");
+    for (const n of cluster.nodes) expect((await fetch(`${n.http}/where/still`)).status).toBe(200);
+    // What it started is stopped again: every node holds only `where`'s two replicas.
+    await cluster.until("full's replicas stopped", (st) => ["head", "w1", "w2"].every((id) => st.nodes[id]!.replicas === 2));
+  });
+
+  test("every node's proxy serves every route of every application", async () => {
+    await cluster.deployRunning({ name: "chain", app: "chain" });
+    for (const n of cluster.nodes) {
+      expect((await getJson<WhereAnswer>(`${n.http}/where/a/b?c=1`)).path).toBe("/a/b");
+      expect((await getJson<{ value: number }>(`${n.http}/chain/?x=5`)).value).toBe(12);
+      const missing = await fetch(`${n.http}/nowhere`);
+      expect(missing.status).toBe(404);
+      await missing.body?.cancel();
+    }
+  });
+
+  test("under load: 48 clients, 3,000 requests spread over the three proxies, every answer right", async () => {
+    const proxies = cluster.nodes.map((n) => n.http);
+    const total = 3000;
+    let next = 0;
+    const wrong: string[] = [];
+    const pids = new Set<number>();
+    const client = async () => {
+      for (let i = next++; i < total; i = next++) {
+        const proxy = proxies[i % proxies.length]!;
+        if (i % 2) {
+          const res = await fetch(`${proxy}/chain/?x=${i}`);
+          const body = await res.text();
+          if (res.status !== 200 || JSON.parse(body).value !== (i + 1) * 2) wrong.push(`${i}: ${res.status} ${body}`);
+        } else {
+          const res = await fetch(`${proxy}/where/${i}`);
+          const body = await res.text();
+          if (res.status !== 200 || JSON.parse(body).path !== `/${i}`) wrong.push(`${i}: ${res.status} ${body}`);
+          else pids.add(JSON.parse(body).pid);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: 48 }, client));
+    expect(wrong.slice(0, 5)).toEqual([]);
+    expect(wrong.length).toBe(0);
+    expect(pids.size).toBe(3);
+  }, 60_000);
+});
