@@ -14,21 +14,25 @@ export interface Candidate {
 
 /**
  * For a request with a model id: a replica holding (or loading) that model when one has
- * room; otherwise the replica with room holding the fewest models, which will load it. So
+ * room; otherwise one with room among those holding the fewest models, which will load it. So
  * traffic for one model sticks to one replica until it is full, then spills.
+ *
+ * Among the fewest-models replicas the choice is pickReplica's (this node first, then the less
+ * busy of two): a deployment that is not multiplexed itself (an ingress that reads the
+ * `serve_multiplexed_model_id` header and passes it on) has no models anywhere, and its
+ * requests must spread and stay local as any other call does, not all go to the first replica.
  */
 export function pickForModel<C extends Candidate>(replicas: readonly C[], maxOngoing: number, modelId: string): C | undefined {
   let best: C | undefined;
-  for (const r of replicas) {
-    if (r.dead || r.inFlight >= maxOngoing || !r.models.has(modelId)) continue;
-    if (!best || r.inFlight < best.inFlight) best = r;
-  }
-  if (best) return best;
+  let fewest = Infinity;
   for (const r of replicas) {
     if (r.dead || r.inFlight >= maxOngoing) continue;
-    if (!best || r.models.size < best.models.size || (r.models.size === best.models.size && r.inFlight < best.inFlight)) best = r;
+    fewest = Math.min(fewest, r.models.size);
+    if (!r.models.has(modelId)) continue;
+    if (!best || r.inFlight < best.inFlight) best = r;
   }
-  return best;
+  if (best || fewest === Infinity) return best;
+  return pickReplica(replicas.filter((r) => r.models.size === fewest), maxOngoing);
 }
 
 /**
