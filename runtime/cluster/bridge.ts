@@ -12,7 +12,7 @@
  * other, which the protocol allows (wire/protocol.ts, rules 1-5).
  */
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
-import { decodeWire, encodeWire } from "./codec.ts";
+import { fragment, Reassembly } from "./fragments.ts";
 import type { Subjects } from "./options.ts";
 import type { PortLike } from "../wire/port.ts";
 
@@ -36,7 +36,8 @@ class NatsPort implements PortLike {
   ) {}
 
   postMessage(batch: unknown): void {
-    if (!this.closed) this.bridge.nc.publish(this.subject, encodeWire([this.thread, batch]), { reply: this.reply });
+    if (this.closed) return;
+    for (const m of fragment([this.thread], batch, this.bridge.maxPayload)) this.bridge.nc.publish(this.subject, m, { reply: this.reply });
   }
 
   deliver(batch: unknown): void {
@@ -56,6 +57,8 @@ export class Bridge {
   readonly #in = new Map<string, MessagePort>();
   readonly #serving = new Map<string, Subscription>();
   readonly #answers: Subscription;
+  /** Answers bigger than one NATS message, half received, by thread and replica. */
+  readonly #answerParts = new Reassembly();
 
   constructor(
     readonly nc: NatsConnection,
@@ -66,10 +69,17 @@ export class Bridge {
     this.#answers = nc.subscribe(subjects.caller(nodeId), {
       callback: (err, msg) => {
         if (err) return;
-        const [thread, replica, batch] = decodeWire(msg.data) as [string, string, unknown];
+        const whole = this.#answerParts.receive(msg.data, 2);
+        if (!whole) return;
+        const [thread, replica, batch] = whole as [string, string, unknown];
         this.#out.get(`${thread}\n${replica}`)?.deliver(batch);
       },
     });
+  }
+
+  /** The largest message the NATS server takes (nats.js throws on a bigger publish); bigger batches go as fragments. */
+  get maxPayload(): number {
+    return this.nc.info?.max_payload ?? 1024 * 1024;
   }
 
   /** Caller side: a port for local `thread` to remote `replica`. */
@@ -84,10 +94,14 @@ export class Bridge {
   /** Replica side: calls to local replica `replicaId` come in from every node. */
   serve(replicaId: string): void {
     if (this.#serving.has(replicaId)) return;
+    // Calls bigger than one NATS message, half received, by caller thread (one set per replica).
+    const parts = new Reassembly();
     const sub = this.nc.subscribe(this.subjects.replica(replicaId), {
       callback: (err, msg) => {
         if (err || !msg.reply) return;
-        const [thread, batch] = decodeWire(msg.data) as [string, unknown];
+        const whole = parts.receive(msg.data, 1);
+        if (!whole) return;
+        const [thread, batch] = whole as [string, unknown];
         this.#inbound(replicaId, msg.reply, thread).postMessage(batch);
       },
     });
@@ -99,7 +113,9 @@ export class Bridge {
     let port = this.#in.get(key);
     if (!port) {
       const { port1, port2 } = new MessageChannel();
-      port1.onmessage = (ev) => this.nc.publish(reply, encodeWire([thread, replicaId, ev.data]));
+      port1.onmessage = (ev) => {
+        for (const m of fragment([thread, replicaId], ev.data, this.maxPayload)) this.nc.publish(reply, m);
+      };
       this.#in.set(key, (port = port1));
       this.acceptLocal(replicaId, thread, port2);
     }
@@ -111,6 +127,7 @@ export class Bridge {
    * being served. Its callers and the threads it called hear of it from the controller.
    */
   gone(id: string): void {
+    this.#answerParts.forget(([thread, replica]) => thread === id || replica === id);
     this.#serving.get(id)?.unsubscribe();
     this.#serving.delete(id);
     for (const [key, port] of this.#out) {
