@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { cleanup } from "../cli/helpers.ts";
 import { Cluster, getJson, startCluster } from "./cluster.ts";
+import { checksum, pattern } from "./fixtures/apps.ts";
 
 /** The stream window (runtime/wire/window.ts): a producer never runs further ahead of what its consumer read. */
 const STREAM_WINDOW = 1000;
@@ -107,4 +108,35 @@ describe("calls across nodes", () => {
     expect(fronts.size).toBe(3);
     expect(crossNode).toBeGreaterThanOrEqual(30);
   }, 30_000);
+
+  test("request and response bodies bigger than one NATS message (1 MB) cross nodes whole", async () => {
+    const s = await cluster.deployRunning({ name: "echo", app: "echo" });
+    const [echoNode] = Cluster.nodesOf(s, "echo", "Echo");
+    // Echo has one replica: two of the three proxies reach it on another node.
+    for (const n of cluster.nodes) {
+      for (const size of [1000, 1_500_000]) {
+        const body = pattern(size);
+        const a = await getJson<{ bytes: number; sum: number; pid: number }>(`${n.http}/echo/`, { method: "POST", body });
+        expect({ node: n.id, bytes: a.bytes, sum: a.sum }).toEqual({ node: n.id, bytes: size, sum: checksum(body) });
+        expect(cluster.nodeOfPid(a.pid)).toBe(echoNode!);
+        const res = await fetch(`${n.http}/echo/big?n=${size}`);
+        expect(res.status).toBe(200);
+        const got = new Uint8Array(await res.arrayBuffer());
+        expect({ node: n.id, bytes: got.byteLength, sum: checksum(got) }).toEqual({ node: n.id, bytes: size, sum: checksum(pattern(size)) });
+      }
+    }
+  }, 30_000);
+
+  test("an error thrown on another node reaches the caller with its name and message", async () => {
+    await cluster.deployRunning({ name: "errors", app: "errors", deployments: [{ name: "Catcher", numReplicas: 3, maxReplicasPerNode: 1 }] });
+    let crossNode = 0;
+    for (const n of cluster.nodes) {
+      // Each proxy prefers the Catcher on its node; Thrower has one replica, so two calls cross.
+      const a = await getJson<{ caught: { name: string; message: string }; pid: number }>(`${n.http}/errors/`);
+      expect(a.caught.name).toBe("RangeError");
+      expect(a.caught.message).toMatch(/^the call failed at \d+$/);
+      if (!a.caught.message.endsWith(` ${a.pid}`)) crossNode++;
+    }
+    expect(crossNode).toBe(2);
+  });
 });

@@ -168,10 +168,10 @@ async function nodeUp(id: string, proc: Running): Promise<Node> {
 
 export const startCluster = (workers = 2): Promise<Cluster> => Cluster.start(workers);
 
-/** GET `url` and parse JSON, failing with the body when the status is not 200. */
+/** Fetches `url` and parses its JSON, failing with the body when the status is not 200. */
 export async function getJson<T>(url: string, init?: RequestInit): Promise<T> {
   const res = await fetch(url, init);
   const body = await res.text();
-  if (res.status !== 200) throw new Error(`GET ${url}: ${res.status} ${body}`);
+  if (res.status !== 200) throw new Error(`${init?.method ?? "GET"} ${url}: ${res.status} ${body}`);
   return JSON.parse(body) as T;
 }
