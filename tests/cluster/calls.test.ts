@@ -139,4 +139,57 @@ describe("calls across nodes", () => {
     }
     expect(crossNode).toBe(2);
   });
+
+  test("an HTTP stream from an ingress on another node arrives whole; a client that goes away cancels it there", async () => {
+    const s = await cluster.deployRunning({ name: "ticker", app: "ticker" });
+    const [tickerNode] = Cluster.nodesOf(s, "ticker", "Ticker");
+    const far = cluster.nodes.find((n) => n.id !== tickerNode)!;
+    const text = await (await fetch(`${far.http}/ticker/tick?n=10000`)).text();
+    expect(text.split(";").length - 1).toBe(10_000);
+    expect(text.startsWith("0;1;2;")).toBe(true);
+    expect(text.endsWith("9998;9999;")).toBe(true);
+
+    const client = new AbortController();
+    const res = await fetch(`${far.http}/ticker/tick`, { signal: client.signal });
+    const reader = res.body!.getReader();
+    for (let got = 0; got < 20; ) got += new TextDecoder().decode((await reader.read()).value).split(";").length - 1;
+    client.abort();
+    const deadline = performance.now() + 10_000;
+    let events: string[] = [];
+    while (!events.some((e) => e.includes("after some"))) {
+      if (performance.now() > deadline) throw new Error(`the endless stream's finally did not run within 10 s: ${JSON.stringify(events)}`);
+      events = await getJson<string[]>(`${far.http}/ticker/events`);
+    }
+    expect(events).toContain(`finally at ${cluster.nodes.find((n) => n.id === tickerNode)!.pid} after some, aborted: true`);
+  }, 30_000);
+
+  test("concurrent calls from every node to a batching replica are batched together", async () => {
+    await cluster.deployRunning({ name: "batched", app: "batched", deployments: [{ name: "BatchFront", numReplicas: 3, maxReplicasPerNode: 1 }] });
+    type Answer = { value: number; batch: number; pid: number; front: number };
+    const answers = await Promise.all(Array.from({ length: 48 }, (_, i) => getJson<Answer>(`${cluster.nodes[i % 3]!.http}/batched/?x=${i}`)));
+    expect(answers.map((a) => a.value)).toEqual(answers.map((_, i) => i * 2));
+    expect(new Set(answers.map((a) => a.front)).size).toBe(3);
+    const batchedPid = answers[0]!.pid;
+    expect(answers.every((a) => a.pid === batchedPid)).toBe(true);
+    // Calls from Fronts on other nodes than Batched's share batches (of up to 8) with the rest.
+    const remote = answers.filter((a) => a.front !== batchedPid);
+    expect(remote.length).toBe(32);
+    expect(remote.filter((a) => a.batch > 1).length).toBeGreaterThan(16);
+  });
+
+  test("a full replica on another node sheds the excess with 503 BackPressureError", async () => {
+    const s = await cluster.deployRunning({ name: "slow", app: "where", deployments: [{ name: "Where", maxOngoingRequests: 1, maxQueuedRequests: 1 }] });
+    const far = cluster.nodes.find((n) => n.id !== Cluster.nodesOf(s, "slow", "Where")[0])!;
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, async () => {
+        const res = await fetch(`${far.http}/slow/?ms=300`);
+        return `${res.status} ${res.status === 200 ? "" : await res.text()}`;
+      }),
+    );
+    // One running and one queued at this node's proxy; the other four are shed at once.
+    expect(answers.filter((a) => a.startsWith("200")).length).toBe(2);
+    const shed = answers.filter((a) => !a.startsWith("200"));
+    expect(shed.length).toBe(4);
+    for (const a of shed) expect(a).toBe("503 Request dropped due to backpressure (num_queued_requests=1, max_queued_requests=1).");
+  });
 });
