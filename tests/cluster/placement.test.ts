@@ -51,6 +51,14 @@ describe("cluster placement and HTTP", () => {
     expect(seen.size).toBeGreaterThanOrEqual(3);
   });
 
+  test("a proxy prefers the replicas on its own node while they have room", async () => {
+    for (const n of cluster.nodes) {
+      const pids = new Set<number>();
+      for (let i = 0; i < 20; i++) pids.add((await getJson<WhereAnswer>(`${n.http}/where/one-at-a-time`)).pid);
+      expect({ node: n.id, pids: [...pids] }).toEqual({ node: n.id, pids: [n.pid] });
+    }
+  });
+
   test("a deployment no node has room for fails with an error naming maxReplicasPerNode; the others keep serving", async () => {
     const errors = await cluster.deploy({ name: "full", app: "where", deployments: [{ name: "Where", numReplicas: 4, maxReplicasPerNode: 1 }] });
     expect(errors.full).toBe(
@@ -74,6 +82,43 @@ describe("cluster placement and HTTP", () => {
       await missing.body?.cancel();
     }
   });
+
+  test("a WebSocket through each node's proxy reaches the ingress on whichever node, text and a 1.5 MB frame both ways", async () => {
+    const s = await cluster.deployRunning({ name: "sockets", app: "sockets" });
+    const [socketsNode] = s.applications.sockets!.deployments.Sockets!.replicas.map((r) => r.node);
+    const big = Uint8Array.from({ length: 1_500_000 }, (_, i) => i % 253);
+    for (const n of cluster.nodes) {
+      const ws = new WebSocket(`${n.http.replace("http", "ws")}/sockets/`);
+      ws.binaryType = "arraybuffer";
+      const got: (string | Uint8Array)[] = [];
+      try {
+        await new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`${n.id}: ${got.length} messages within 10 s`)), 10_000);
+          ws.onmessage = (ev) => {
+            got.push(typeof ev.data === "string" ? ev.data : new Uint8Array(ev.data as ArrayBuffer));
+            if (got.length === 1) {
+              for (let i = 0; i < 200; i++) ws.send(`m${i}`);
+              ws.send(big);
+            }
+            if (got.length === 202) {
+              clearTimeout(timer);
+              resolve();
+            }
+          };
+          ws.onclose = (ev) => reject(new Error(`${n.id}: closed ${ev.code} ${ev.reason} after ${got.length} messages`));
+        });
+      } finally {
+        ws.onclose = null;
+        ws.close();
+      }
+      expect(cluster.nodeOfPid(JSON.parse(got[0] as string).pid)).toBe(socketsNode!);
+      expect(got.slice(1, 201)).toEqual(Array.from({ length: 200 }, (_, i) => `echo:m${i}`));
+      const back = got[201] as Uint8Array;
+      expect(back.byteLength).toBe(big.byteLength);
+      expect(back[0]).toBe(big[big.length - 1]!);
+      expect(back[back.length - 1]).toBe(big[0]!);
+    }
+  }, 30_000);
 
   test("under load: 48 clients, 3,000 requests spread over the three proxies, every answer right", async () => {
     const proxies = cluster.nodes.map((n) => n.http);
