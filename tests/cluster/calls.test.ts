@@ -36,9 +36,9 @@ describe("calls across nodes", () => {
     }
   });
 
-  test("chained without await under load: 32 clients, 2,000 requests over every proxy, all answers right", async () => {
+  test("chained without await under load: 32 clients, 1,500 requests over every proxy, all answers right", async () => {
     const proxies = cluster.nodes.map((n) => n.http);
-    const total = 2000;
+    const total = 1500;
     let next = 0;
     const wrong: string[] = [];
     const client = async () => {

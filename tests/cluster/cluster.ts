@@ -16,6 +16,8 @@ const TOKEN = "cluster-test-token-0123456789abcdef0123456789abcdef";
 const NODE_STARTS_WITHIN_MS = 30_000;
 /** How long a deploy of a few replicas may take on a busy machine. */
 const DEPLOY_WITHIN_MS = 30_000;
+/** An admin or proxy request unanswered for this long fails the test instead of hanging it. */
+const REQUEST_TIMEOUT_MS = 15_000;
 
 export interface Node {
   id: string;
@@ -92,7 +94,7 @@ export class Cluster implements AsyncDisposable {
   }
 
   async #get(): Promise<AdminState> {
-    const res = await fetch(`${this.admin}/api/serve/applications/`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    const res = await fetch(`${this.admin}/api/serve/applications/`, { headers: { authorization: `Bearer ${TOKEN}` }, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
     if (res.status !== 200) throw new Error(`admin API answered ${res.status}: ${await res.text()}`);
     return (await res.json()) as AdminState;
   }
@@ -125,6 +127,7 @@ export class Cluster implements AsyncDisposable {
       method: "PUT",
       headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
       body: JSON.stringify(config),
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
     });
     if (res.status !== 200) throw new Error(`deploy of ${app.name}: ${res.status} ${await res.text()}`);
     const { generation } = (await res.json()) as { generation: number };
@@ -170,7 +173,7 @@ export const startCluster = (workers = 2): Promise<Cluster> => Cluster.start(wor
 
 /** Fetches `url` and parses its JSON, failing with the body when the status is not 200. */
 export async function getJson<T>(url: string, init?: RequestInit): Promise<T> {
-  const res = await fetch(url, init);
+  const res = await fetch(url, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS), ...init });
   const body = await res.text();
   if (res.status !== 200) throw new Error(`${init?.method ?? "GET"} ${url}: ${res.status} ${body}`);
   return JSON.parse(body) as T;

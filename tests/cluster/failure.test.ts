@@ -11,6 +11,8 @@ import { Cluster, getJson, type Node, startCluster, type Status } from "./cluste
 /** The head declares a silent node dead after 5 s (runtime/cluster/heartbeat.ts); allow for a busy machine. */
 const DEAD_WITHIN_MS = 15_000;
 const REPLACED_WITHIN_MS = 10_000;
+/** A request still unanswered after this long was lost (the test fails on it, rather than hang). */
+const REQUEST_TIMEOUT_MS = 20_000;
 const DEPLOYMENTS = ["where/Where", "chain/Chain", "chain/Adder", "chain/Multiplier"];
 
 let cluster: Cluster;
@@ -47,11 +49,11 @@ function startLoad(proxies: string[]): { outcomes: Outcome[]; stop(): Promise<vo
       let res: Response;
       let body: string;
       try {
-        res = await fetch(url);
+        res = await fetch(url, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
         body = await res.text();
       } catch (e) {
-        // A proxy that went away: kept as an answer of status 0, so the test sees it.
-        outcomes.push({ startedAt, status: 0, body: String(e) });
+        // A proxy that went away, or a request lost: kept as an answer of status 0, so the test sees it.
+        outcomes.push({ startedAt, status: 0, body: `${url}: ${String(e)}` });
         continue;
       }
       const o: Outcome = { startedAt, status: res.status, body };
@@ -115,7 +117,7 @@ describe("nodes that go", () => {
       after = await cluster.until("replacements RUNNING on the live nodes", replacedOff(victim.id), REPLACED_WITHIN_MS);
       replaced = performance.now();
       const answered = load.outcomes.length;
-      await load.until("1,000 answers after the replacements", () => load.outcomes.length >= answered + 1000);
+      await load.until("500 answers after the replacements", () => load.outcomes.length >= answered + 500);
     } finally {
       await load.stop();
     }
@@ -136,7 +138,7 @@ describe("nodes that go", () => {
     expect(failed.length).toBeLessThanOrEqual(24);
     // After the replacements no answer comes from the dead node, and every one is right.
     const late = outcomes.filter((o) => o.startedAt > replaced);
-    expect(late.length).toBeGreaterThanOrEqual(1000);
+    expect(late.length).toBeGreaterThanOrEqual(500);
     expect(late.filter((o) => o.status !== 200)).toEqual([]);
     expect(late.filter((o) => o.pid === victim.pid)).toEqual([]);
   }, 90_000);

@@ -120,9 +120,9 @@ describe("cluster placement and HTTP", () => {
     }
   }, 30_000);
 
-  test("under load: 48 clients, 3,000 requests spread over the three proxies, every answer right", async () => {
+  test("under load: 48 clients, 2,000 requests spread over the three proxies, every answer right", async () => {
     const proxies = cluster.nodes.map((n) => n.http);
-    const total = 3000;
+    const total = 2000;
     let next = 0;
     const wrong: string[] = [];
     const pids = new Set<number>();
