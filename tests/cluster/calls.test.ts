@@ -109,6 +109,28 @@ describe("calls across nodes", () => {
     expect(crossNode).toBeGreaterThanOrEqual(30);
   }, 30_000);
 
+  test("multiplexed under load: 32 clients, 1,500 requests for the three held models over every proxy, each model on its one replica", async () => {
+    // The models are held since the test above (Models takes 100 at once: nothing spills).
+    const holders = new Map<string, string>();
+    for (const r of (await cluster.status()).applications.mux!.deployments.Models!.replicas) for (const m of r.multiplexedModelIds) holders.set(m, r.replicaId);
+    expect([...holders.keys()].sort()).toEqual(["m1", "m2", "m3"]);
+    const total = 1500;
+    let next = 0;
+    const wrong: string[] = [];
+    const client = async () => {
+      for (let i = next++; i < total; i = next++) {
+        const model = `m${(i % 3) + 1}`;
+        const res = await fetch(`${cluster.nodes[(i >> 2) % 3]!.http}/mux/`, { headers: { serve_multiplexed_model_id: model } });
+        const body = await res.text();
+        if (res.status !== 200) wrong.push(`${i}: ${res.status} ${body}`);
+        else if (JSON.parse(body).replica !== holders.get(model)) wrong.push(`${i}: ${model} on ${JSON.parse(body).replica}, held by ${holders.get(model)}`);
+      }
+    };
+    await Promise.all(Array.from({ length: 32 }, client));
+    expect(wrong.slice(0, 5)).toEqual([]);
+    expect(wrong.length).toBe(0);
+  }, 30_000);
+
   test("request and response bodies bigger than one NATS message (1 MB) cross nodes whole", async () => {
     const s = await cluster.deployRunning({ name: "echo", app: "echo" });
     const [echoNode] = Cluster.nodesOf(s, "echo", "Echo");
@@ -161,6 +183,24 @@ describe("calls across nodes", () => {
       events = await getJson<string[]>(`${far.http}/ticker/events`);
     }
     expect(events).toContain(`finally at ${cluster.nodes.find((n) => n.id === tickerNode)!.pid} after some, aborted: true`);
+  }, 30_000);
+
+  test("HTTP streams under load: 24 clients read 48 streams of 2,000 chunks from an ingress on another node, all whole", async () => {
+    const s = await cluster.status();
+    const tickerNode = Cluster.nodesOf(s, "ticker", "Ticker")[0];
+    const far = cluster.nodes.filter((n) => n.id !== tickerNode).map((n) => n.http);
+    const expected = Array.from({ length: 2000 }, (_, i) => `${i};`).join("");
+    let next = 0;
+    const wrong: string[] = [];
+    const client = async () => {
+      for (let i = next++; i < 48; i = next++) {
+        const res = await fetch(`${far[i % far.length]}/ticker/tick?n=2000`);
+        const text = await res.text();
+        if (res.status !== 200 || text !== expected) wrong.push(`${i}: ${res.status}, ${text.length} chars, ends ${text.slice(-20)}`);
+      }
+    };
+    await Promise.all(Array.from({ length: 24 }, client));
+    expect(wrong).toEqual([]);
   }, 30_000);
 
   test("concurrent calls from every node to a batching replica are batched together", async () => {
