@@ -29,7 +29,13 @@ export class NodeAgent {
     readonly nodeId: string,
     readonly threads: LocalThreads,
   ) {
-    this.bridge = new Bridge(nc, subjects, nodeId, (replicaId, thread, port) => this.#accept(replicaId, thread, port));
+    this.bridge = new Bridge(
+      nc,
+      subjects,
+      nodeId,
+      (replicaId, thread, port) => this.#accept(replicaId, thread, port),
+      () => this.#relinkAll(),
+    );
   }
 
   /** Gives local `thread` a port to `replica`, which runs on `replicaNode` (this one or another). */
@@ -38,7 +44,19 @@ export class NodeAgent {
     const key = `${thread}\n${replica}`;
     if (this.#links.has(key)) return;
     this.#links.set(key, replicaNode);
-    const remote = replicaNode !== this.nodeId;
+    this.#link(thread, replica, replicaNode !== this.nodeId);
+  }
+
+  /**
+   * NATS reconnected, and messages across the bridge may have been lost: every local thread gets
+   * a new port to each remote replica it had one to; what was in flight on the old port fails
+   * with ReplicaDiedError ("was reconnected") rather than holding its slot forever.
+   */
+  #relinkAll(): void {
+    for (const [thread, replica] of this.bridge.outgoing()) this.#link(thread, replica, true);
+  }
+
+  #link(thread: string, replica: string, remote: boolean): void {
     if (thread === this.threads.mainName) {
       if (remote) return this.threads.main.addLink(replica, this.bridge.open(thread, replica), true);
       const { port1, port2 } = new MessageChannel();

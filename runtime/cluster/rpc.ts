@@ -7,25 +7,23 @@
 import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
 import { errorFromData, errorToData, type ErrorData } from "../../sdk/errors.ts";
 import { decodeWire, encodeWire } from "./codec.ts";
+import { subscribe } from "./subscribe.ts";
 
 export type Handlers = Record<string, (body: any, msg: Msg) => unknown>;
 
 /** Serves `[op, body]` messages on `subject`; a request gets the handler's value or error. */
 export function serveControl(nc: NatsConnection, subject: string, handlers: Handlers): Subscription {
-  return nc.subscribe(subject, {
-    callback: (err, msg) => {
-      if (err) return;
-      let op = "?";
-      let body: unknown;
-      try {
-        [op, body] = decodeWire(msg.data) as [string, unknown];
-      } catch (e) {
-        return answer(msg, Promise.reject(e));
-      }
-      const handler = handlers[op];
-      if (!handler) return answer(msg, Promise.reject(new Error(`unknown control message "${op}" on ${subject}`)));
-      answer(msg, (async () => handler(body, msg))());
-    },
+  return subscribe(nc, subject, (msg) => {
+    let op = "?";
+    let body: unknown;
+    try {
+      [op, body] = decodeWire(msg.data) as [string, unknown];
+    } catch (e) {
+      return answer(msg, Promise.reject(e));
+    }
+    const handler = handlers[op];
+    if (!handler) return answer(msg, Promise.reject(new Error(`unknown control message "${op}" on ${subject}`)));
+    answer(msg, (async () => handler(body, msg))());
   });
 }
 
