@@ -3,7 +3,7 @@
  * picks itself (`-p -1`, so no two tests race for one), its store in a fresh temporary
  * directory, stopped and removed when the test's scope ends.
  */
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,13 +14,41 @@ export interface NatsServer extends AsyncDisposable {
   port: number;
   /** Stops the server (SIGTERM), as a crash of the NATS machine would look to the nodes. */
   stop(): Promise<void>;
+  /** Starts it again, stopped, on the same port with the same store (a NATS restart). */
+  restart(): Promise<void>;
 }
 
 const STARTS_WITHIN_MS = 10_000;
 
 export async function startNats(): Promise<NatsServer> {
   const dir = mkdtempSync(join(tmpdir(), "tsserve-nats-"));
-  const child = spawn("nats-server", ["-a", "127.0.0.1", "-p", "-1", "-js", "-sd", dir], { stdio: ["ignore", "ignore", "pipe"] });
+  let { child, port } = await launch(dir, -1);
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGTERM");
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    }
+  };
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    port,
+    stop,
+    async restart() {
+      await stop();
+      ({ child, port } = await launch(dir, port));
+    },
+    async [Symbol.asyncDispose]() {
+      await stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Starts nats-server on `port` (-1: one it picks) and waits for the port it listens on. */
+async function launch(dir: string, wanted: number): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn("nats-server", ["-a", "127.0.0.1", "-p", String(wanted), "-js", "-sd", dir], { stdio: ["ignore", "ignore", "pipe"] });
   const port = await new Promise<number>((resolve, reject) => {
     let log = "";
     const timer = setTimeout(() => reject(new Error(`nats-server did not start within ${STARTS_WITHIN_MS} ms:\n${log}`)), STARTS_WITHIN_MS);
@@ -38,21 +66,5 @@ export async function startNats(): Promise<NatsServer> {
     });
   });
   child.stderr!.resume();
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((r) => child.once("exit", r));
-      child.kill("SIGTERM");
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-    }
-  };
-  return {
-    url: `nats://127.0.0.1:${port}`,
-    port,
-    stop,
-    async [Symbol.asyncDispose]() {
-      await stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  return { child, port };
 }
