@@ -36,9 +36,9 @@ describe("calls across nodes", () => {
     }
   });
 
-  test("chained without await under load: 32 clients, 1,500 requests over every proxy, all answers right", async () => {
+  test("chained without await under load: 32 clients, 1,000 requests over every proxy, all answers right", async () => {
     const proxies = cluster.nodes.map((n) => n.http);
-    const total = 1500;
+    const total = 1000;
     let next = 0;
     const wrong: string[] = [];
     const client = async () => {
@@ -109,12 +109,12 @@ describe("calls across nodes", () => {
     expect(crossNode).toBeGreaterThanOrEqual(30);
   }, 30_000);
 
-  test("multiplexed under load: 32 clients, 1,500 requests for the three held models over every proxy, each model on its one replica", async () => {
+  test("multiplexed under load: 32 clients, 1,000 requests for the three held models over every proxy, each model on its one replica", async () => {
     // The models are held since the test above (Models takes 100 at once: nothing spills).
     const holders = new Map<string, string>();
     for (const r of (await cluster.status()).applications.mux!.deployments.Models!.replicas) for (const m of r.multiplexedModelIds) holders.set(m, r.replicaId);
     expect([...holders.keys()].sort()).toEqual(["m1", "m2", "m3"]);
-    const total = 1500;
+    const total = 1000;
     let next = 0;
     const wrong: string[] = [];
     const client = async () => {

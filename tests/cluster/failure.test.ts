@@ -1,8 +1,13 @@
 /**
- * Nodes that go: a worker killed (`kill -9`) under load (only the requests in flight there fail,
- * ReplicaDiedError as HTTP 500; the head declares it DEAD after 5 s of silence; its replicas are
- * replaced on the live nodes; every request after that succeeds), the same node started again,
- * and a worker that leaves on SIGTERM.
+ * Nodes and NATS changing under load. A worker killed (`kill -9`): only the requests in flight
+ * there fail (ReplicaDiedError, HTTP 500), the head declares it DEAD after 5 s of silence, its
+ * replicas are replaced on the live nodes, every request after that succeeds; the same node
+ * started again rejoins. A deployment scaled up and down across nodes: replicas stopped on other
+ * nodes drain, no request fails. The NATS server restarting (a blip shorter than the 5 s that
+ * make a node DEAD): the nodes reconnect and stay ALIVE, and no request is lost. NATS core
+ * delivers at most once, so a call whose messages were in flight during the blip may fail (500,
+ * ReplicaDiedError), but none may wait forever, and those after it succeed. And a worker that
+ * leaves on SIGTERM: its replicas drain and move, no request fails.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { cleanup } from "../cli/helpers.ts";
@@ -11,8 +16,11 @@ import { Cluster, getJson, type Node, startCluster, type Status } from "./cluste
 /** The head declares a silent node dead after 5 s (runtime/cluster/heartbeat.ts); allow for a busy machine. */
 const DEAD_WITHIN_MS = 15_000;
 const REPLACED_WITHIN_MS = 10_000;
-/** A request still unanswered after this long was lost (the test fails on it, rather than hang). */
-const REQUEST_TIMEOUT_MS = 20_000;
+/** A request unanswered this long was lost. */
+const LOST_AFTER_MS = 10_000;
+/** Requests that start this long after NATS is back must all succeed (the nodes reconnect within about 0.5 s). */
+const SETTLED_AFTER_MS = 3_000;
+
 const DEPLOYMENTS = ["where/Where", "chain/Chain", "chain/Adder", "chain/Multiplier"];
 
 let cluster: Cluster;
@@ -28,16 +36,25 @@ afterAll(async () => {
 
 interface Outcome {
   startedAt: number;
+  /** 0: no answer (a proxy gone, or the request lost); -1: a wrong answer. */
   status: number;
   body: string;
+  /** The process that answered (a node). */
   pid?: number;
 }
 
+const where = (numReplicas: number) => ({ name: "where", app: "where", deployments: [{ name: "Where", numReplicas, maxReplicasPerNode: 2, maxOngoingRequests: 2 }] });
+/** Odd requests go through the chain (checked: (x + 1) * 2), even ones to a 5 ms Where. */
+const mixed = (i: number) =>
+  i % 2 ? { path: `/chain/?x=${i}`, ok: (a: { value?: number }) => a.value === (i + 1) * 2 } : { path: "/where/?ms=5", ok: (a: { path?: string }) => a.path === "/" };
+const whereOnly = () => ({ path: "/where/?ms=5", ok: (a: { path?: string }) => a.path === "/" });
+
 /**
- * 24 clients on `proxies` until stopped, alternating the chain (checked: (x + 1) * 2) and a
- * 10 ms Where; every answer is kept with when its request started.
+ * 24 clients on `proxies` until stopped; `request(i)` is the i-th request's path and its check.
+ * Every answer is kept with when its request started, and a request unanswered for
+ * LOST_AFTER_MS is kept as lost (status 0), so a test fails on it rather than hang.
  */
-function startLoad(proxies: string[]): { outcomes: Outcome[]; stop(): Promise<void>; until(what: string, ok: () => boolean): Promise<void> } {
+function startLoad(proxies: string[], request: (i: number) => { path: string; ok(answer: any): boolean } = mixed) {
   const outcomes: Outcome[] = [];
   let stopped = false;
   let seq = 0;
@@ -45,39 +62,42 @@ function startLoad(proxies: string[]): { outcomes: Outcome[]; stop(): Promise<vo
     while (!stopped) {
       const i = seq++;
       const startedAt = performance.now();
-      const url = i % 2 ? `${proxies[i % proxies.length]}/chain/?x=${i}` : `${proxies[(i >> 1) % proxies.length]}/where/?ms=10`;
-      let res: Response;
-      let body: string;
+      const { path, ok } = request(i);
+      const url = `${proxies[(i >> 1) % proxies.length]}${path}`;
       try {
-        res = await fetch(url, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
-        body = await res.text();
+        const res = await fetch(url, { signal: AbortSignal.timeout(LOST_AFTER_MS) });
+        const body = await res.text();
+        const o: Outcome = { startedAt, status: res.status, body };
+        if (res.status === 200) {
+          const answer = JSON.parse(body);
+          if (!ok(answer)) o.status = -1;
+          o.pid = answer.pid;
+        }
+        outcomes.push(o);
       } catch (e) {
-        // A proxy that went away, or a request lost: kept as an answer of status 0, so the test sees it.
         outcomes.push({ startedAt, status: 0, body: `${url}: ${String(e)}` });
-        continue;
       }
-      const o: Outcome = { startedAt, status: res.status, body };
-      if (res.status === 200) {
-        const a = JSON.parse(body) as { value?: number; pid: number };
-        if (i % 2 && a.value !== (i + 1) * 2) o.status = -1; // a wrong answer
-        o.pid = a.pid;
-      }
-      outcomes.push(o);
     }
   };
   const running = Promise.all(Array.from({ length: 24 }, client));
+  const until = async (what: string, done: () => boolean) => {
+    const deadline = performance.now() + 30_000;
+    while (!done()) {
+      if (performance.now() > deadline) throw new Error(`no ${what} within 30 s (${outcomes.length} answers)`);
+      await Bun.sleep(20);
+    }
+  };
   return {
     outcomes,
+    until,
+    /** Waits for `n` more answers. */
+    more: (n: number) => {
+      const target = outcomes.length + n;
+      return until(`${n} more answers`, () => outcomes.length >= target);
+    },
     async stop() {
       stopped = true;
       await running;
-    },
-    async until(what, ok) {
-      const deadline = performance.now() + 20_000;
-      while (!ok()) {
-        if (performance.now() > deadline) throw new Error(`no ${what} within 20 s (${outcomes.length} answers)`);
-        await Bun.sleep(20);
-      }
     },
   };
 }
@@ -90,12 +110,59 @@ const replacedOff = (gone: string) => (s: Status) =>
     return !!d && d.replicas.length === d.targetReplicas && d.replicas.every((r) => r.state === "RUNNING" && r.node !== gone);
   });
 
-describe("nodes that go", () => {
+describe("nodes that go, NATS that blips", () => {
+  test("scaled up and down under load across nodes (1, 4, 2 replicas): every request answered right", async () => {
+    await cluster.deployRunning(where(3));
+    const load = startLoad(cluster.nodes.map((n) => n.http), whereOnly);
+    try {
+      for (const n of [1, 4, 2]) {
+        await cluster.deployRunning(where(n));
+        await cluster.until(`${n} Where replicas RUNNING`, (s) => {
+          const replicas = s.applications.where!.deployments.Where!.replicas;
+          return replicas.length === n && replicas.every((r) => r.state === "RUNNING");
+        });
+        await load.more(100);
+      }
+    } finally {
+      await load.stop();
+    }
+    expect(load.outcomes.length).toBeGreaterThanOrEqual(300);
+    expect(load.outcomes.filter((o) => o.status !== 200).map((o) => `${o.status} ${o.body}`)).toEqual([]);
+  }, 60_000);
+
+  test("a NATS restart under load: nodes stay ALIVE, no request is lost, and requests after it succeed", async () => {
+    await cluster.deployRunning(where(3));
+    await cluster.deployRunning({ name: "chain", app: "chain" });
+    const load = startLoad(cluster.nodes.map((n) => n.http));
+    let back: number;
+    try {
+      await load.more(300);
+      await cluster.nats.restart();
+      back = performance.now();
+      await load.more(100);
+      // Then requests that started after the settling time answer too.
+      while (performance.now() < back + SETTLED_AFTER_MS) await Bun.sleep(50);
+      await load.more(300);
+    } finally {
+      await load.stop();
+    }
+    const { outcomes } = load;
+    const failed = outcomes.filter((o) => o.status !== 200);
+    console.log(`NATS restart under load: ${failed.length} of ${outcomes.length} requests failed (500), none lost`);
+    const s = await cluster.status();
+    for (const id of ["head", "w1", "w2"]) expect(s.nodes[id]!.status).toBe("ALIVE");
+    expect(outcomes.filter((o) => o.status === 0).map((o) => o.body)).toEqual([]);
+    for (const o of failed) expect(`${o.status} ${o.body}`).toMatch(/^500 The replica serving request \S+ died before it answered/);
+    const settled = outcomes.filter((o) => o.startedAt > back + SETTLED_AFTER_MS);
+    expect(settled.length).toBeGreaterThanOrEqual(300);
+    expect(settled.filter((o) => o.status !== 200).map((o) => `${o.status} ${o.body}`)).toEqual([]);
+  }, 90_000);
+
   let victim: Node;
 
   test("kill -9 of a worker node under load: only its in-flight requests fail, it turns DEAD, its replicas are replaced, requests succeed again", async () => {
     // One Where on each node, at most 2 requests at once per caller, so load spills to every node.
-    await cluster.deployRunning({ name: "where", app: "where", deployments: [{ name: "Where", numReplicas: 3, maxReplicasPerNode: 2, maxOngoingRequests: 2 }] });
+    await cluster.deployRunning(where(3));
     const before = await cluster.deployRunning({ name: "chain", app: "chain" });
     victim = cluster.workers[1]!;
     expect(Cluster.nodesOf(before, "where", "Where").sort()).toEqual(["head", "w1", "w2"]);
@@ -116,8 +183,7 @@ describe("nodes that go", () => {
       expect(deadStatus.nodes[victim.id]!.replicas).toBe(0);
       after = await cluster.until("replacements RUNNING on the live nodes", replacedOff(victim.id), REPLACED_WITHIN_MS);
       replaced = performance.now();
-      const answered = load.outcomes.length;
-      await load.until("500 answers after the replacements", () => load.outcomes.length >= answered + 500);
+      await load.more(500);
     } finally {
       await load.stop();
     }
@@ -154,13 +220,9 @@ describe("nodes that go", () => {
     expect((await getJson<{ value: number }>(`${again.http}/chain/?x=1`)).value).toBe(4);
   }, 60_000);
 
-  // head.ts answers a leaving node's "bye" with #dead(node): every replica there is failed at
-  // once with ReplicaDiedError ("node w2 left the cluster") and every node fails what it had in
-  // flight there, while worker_node.ts leave() means to let them drain. About 1 in 200
-  // requests under this load fails with 500 today. Enable when the head drains a leaving node.
-  test.todo("SIGTERM of a worker node under load: it leaves, its replicas drain and are replaced, no request fails", async () => {
+  test("SIGTERM of a worker node under load: it leaves, its replicas drain and are replaced, no request fails", async () => {
     await using own = await startCluster(2);
-    await own.deployRunning({ name: "where", app: "where", deployments: [{ name: "Where", numReplicas: 3, maxReplicasPerNode: 2, maxOngoingRequests: 2 }] });
+    await own.deployRunning(where(3));
     await own.deployRunning({ name: "chain", app: "chain" });
     const leaving = own.workers[1]!;
     const load = startLoad([own.head.http, own.workers[0]!.http]);
@@ -169,11 +231,31 @@ describe("nodes that go", () => {
       leaving.proc.proc.kill("SIGTERM");
       expect(await leaving.proc.exited(30_000)).toBe(0);
       await own.until("replacements RUNNING on the other nodes", replacedOff(leaving.id), REPLACED_WITHIN_MS);
-      const answered = load.outcomes.length;
-      await load.until("500 answers after the replacements", () => load.outcomes.length >= answered + 500);
+      await load.more(500);
     } finally {
       await load.stop();
     }
     expect(load.outcomes.filter((o) => o.status !== 200).map((o) => `${o.status} ${o.body}`)).toEqual([]);
+  }, 90_000);
+
+  // Seen with the head's own replicas: after w1 was killed, declared DEAD and started again with
+  // the same id, its proxy's requests to where#Where#...1, a replica on the head that ran before
+  // the kill, wait forever (the other proxies reach it; replicas made after the kill are reached
+  // from w1 too). Scaling where down to that one replica makes every request through w1 hang.
+  // It happens with the bridge as it was before the epoch change as well, so the missing or
+  // dead link is made elsewhere (head.ts connect / the rejoin's resubscribe, or worker_node.ts).
+  test.todo("a node killed and started again with its id reaches the replicas that ran on the head before it died", async () => {
+    await using own = await startCluster(2);
+    await own.deployRunning(where(3));
+    const victim = own.workers.find((w) => w.id === "w1")!;
+    victim.proc.proc.kill("SIGKILL");
+    await own.until("w1 DEAD", (s) => s.nodes.w1?.status === "DEAD", DEAD_WITHIN_MS);
+    await own.until("where replaced", (s) => s.applications.where!.deployments.Where!.replicas.filter((r) => r.state === "RUNNING").length === 3, REPLACED_WITHIN_MS);
+    own.workers.splice(own.workers.indexOf(victim), 1);
+    const again = await own.addWorker("w1");
+    // Down to one replica: the head's oldest, which ran before w1 died.
+    const s = await own.deployRunning(where(1));
+    const only = s.applications.where!.deployments.Where!.replicas[0]!;
+    for (let i = 0; i < 3; i++) expect((await getJson<{ replica: string }>(`${again.http}/where/`)).replica).toBe(only.replicaId);
   }, 90_000);
 });
