@@ -105,6 +105,7 @@ export class ReplicaHost {
 
   /** A caller's port: its calls come in here. */
   accept(port: MessagePort, caller: string): void {
+    this.#replica?.callerBack(caller);
     const cp: CallerPort = { caller, port: new BatchedPort<ToCaller, ToReplica>(port) };
     this.#ports.add(cp);
     // Until constructed, messages wait in the port: it starts when a handler is set.

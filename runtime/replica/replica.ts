@@ -394,6 +394,15 @@ export class Replica {
   }
 
   /** A caller thread went away: cancel what it asked for and drop what was kept for it. */
+  /**
+   * A new port from `caller`, after it was gone: the same thread name in a new life (a cluster
+   * node's proxy thread `main@<node>` when the node is started again under its id). Its messages
+   * are taken again; what its earlier life left was cancelled when it went.
+   */
+  callerBack(caller: string): void {
+    this.#gone.delete(caller);
+  }
+
   callerGone(caller: string): void {
     this.#gone.add(caller);
     this.#callers.delete(caller);
