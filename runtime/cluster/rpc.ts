@@ -19,22 +19,31 @@ export function serveControl(nc: NatsConnection, subject: string, handlers: Hand
     try {
       [op, body] = decodeWire(msg.data) as [string, unknown];
     } catch (e) {
-      return answer(msg, Promise.reject(e));
+      return answer(nc, msg, Promise.reject(e));
     }
     const handler = handlers[op];
-    if (!handler) return answer(msg, Promise.reject(new Error(`unknown control message "${op}" on ${subject}`)));
-    answer(msg, (async () => handler(body, msg))());
+    if (!handler) return answer(nc, msg, Promise.reject(new Error(`unknown control message "${op}" on ${subject}`)));
+    answer(nc, msg, (async () => handler(body, msg))());
   });
 }
 
-function answer(msg: Msg, result: Promise<unknown>): void {
-  result.then(
-    (value) => msg.reply && msg.respond(encodeWire([true, value ?? null])),
-    (err: unknown) => {
-      const e = err instanceof Error ? err : new Error(String(err));
-      if (msg.reply) msg.respond(encodeWire([false, errorToData(e)]));
-    },
-  );
+/**
+ * Answers a request once what its handler published has reached the NATS server (a flush): the
+ * head's next command can then not overtake it. The case in point: the head takes a replica out
+ * of a node's routes (setReplicas), then stops it; the batches that node sent the replica before
+ * must arrive first, and they travel from another publisher than the head's stop.
+ */
+function answer(nc: NatsConnection, msg: Msg, result: Promise<unknown>): void {
+  if (!msg.reply) return void result.catch(() => {});
+  result
+    .then(
+      (value) => encodeWire([true, value ?? null]),
+      (err: unknown) => encodeWire([false, errorToData(err instanceof Error ? err : new Error(String(err)))]),
+    )
+    .then(async (reply) => {
+      await nc.flush().catch(() => {});
+      msg.respond(reply);
+    });
 }
 
 /** What `timeoutMs: 0` means: as long as a replica may take to start (the node's death ends the wait sooner). */
