@@ -19,6 +19,7 @@ import type { NatsConnection } from "./connection.ts";
 import type { ClusterOptions, Subjects } from "./options.ts";
 import { RemoteReplica, type NodeLine } from "./remote_replica.ts";
 import { ask, serveControl, tell } from "./rpc.ts";
+import { subscribe } from "./subscribe.ts";
 import { decodeWire, encodeWire } from "./codec.ts";
 import { DEAD_AFTER_MS, HEARTBEAT_EVERY_MS, type Heartbeat, nodeMain } from "./heartbeat.ts";
 import { DeploymentState as Deployment } from "../controller/deployment.ts";
@@ -48,6 +49,8 @@ export interface HeadRuntime {
 export class ClusterHead implements ClusterHooks, NodeLine {
   readonly #nodes = new Map<string, NodeState>();
   readonly #remote = new Map<string, RemoteReplica>();
+  /** Replicas of this process (recorded in the state like the others). */
+  readonly #local = new Set<string>();
   readonly #agent: NodeAgent;
   readonly #subs: Subscription[] = [];
   readonly #timer: ReturnType<typeof setInterval>;
@@ -82,11 +85,7 @@ export class ClusterHead implements ClusterHooks, NodeLine {
         exit: (b: { id: string; message: string }) => this.#remote.get(b.id)?.exited(new ReplicaDiedError(b.message)),
         bye: (b: { node: string }) => this.#leaving(b.node),
       }),
-      nc.subscribe(subjects.heartbeat, {
-        callback: (err, msg) => {
-          if (!err) this.#heard(decodeWire(msg.data) as Heartbeat);
-        },
-      }),
+      subscribe(nc, subjects.heartbeat, (msg) => this.#heard(decodeWire(msg.data) as Heartbeat)),
     );
     this.#timer = setInterval(() => this.#checkNodes(), 500);
     (this.#timer as { unref?: () => void }).unref?.();
@@ -108,13 +107,20 @@ export class ClusterHead implements ClusterHooks, NodeLine {
    */
   async restore(applier: ConfigApplier): Promise<number> {
     const [apps, records] = await Promise.all([this.state.apps(), this.state.replicas()]);
+    // The replicas a head before this one ran in its own process died with it: every node fails
+    // at once what it had in flight there (their heartbeats may tell them later, or not at all).
+    for (const r of records) {
+      if (r.node !== this.#me) continue;
+      tell(this.nc, this.subjects.all, "gone", { id: r.id, message: `replica ${r.id} died: the head (node ${r.node}) restarted` });
+      this.state.deleteReplica(r.id);
+    }
     applier.onApplied = (now) => void this.state.setApps(now);
     // Applications taken back run the code stored when they were deployed (their files may be gone);
     // from then on, each deploy stores its code first.
     const storeFromNowOn = () => (applier.beforeDeploy = (app) => storeCode(this.code, app));
     if (apps.length === 0) {
       storeFromNowOn();
-      for (const r of records) this.state.deleteReplica(r.id);
+      for (const r of records) if (r.node !== this.#me) this.state.deleteReplica(r.id);
       this.#adoptable = undefined;
       this.publishRoutes();
       return 0;
@@ -124,6 +130,7 @@ export class ClusterHead implements ClusterHooks, NodeLine {
     const versions = new Map<string, string>();
     for (const a of apps) for (const d of a.spec.deployments) versions.set(`${a.spec.name}/${d.name}`, Deployment.version(d));
     for (const r of records) {
+      if (r.node === this.#me) continue;
       const key = `${r.app}/${r.deployment}`;
       const n = this.#nodes.get(r.node);
       if (n?.status === "ALIVE" && n.replicas.has(r.id) && versions.get(key) === r.version) {
@@ -162,6 +169,9 @@ export class ClusterHead implements ClusterHooks, NodeLine {
 
   placedHere(r: ManagedReplica): void {
     r.node = this.#me;
+    // Recorded too: a head that restarts tells every node that these died with it.
+    this.#local.add(r.id);
+    this.state.putReplica({ id: r.id, app: r.appName, deployment: r.spec.name, node: this.#me, version: Deployment.version(r.spec) });
     if (r instanceof ReplicaWorker) r.locate = (spec) => fromDeployedCode(this.code, spec);
     this.#agent.bridge.serve(r.id);
   }
@@ -176,7 +186,7 @@ export class ClusterHead implements ClusterHooks, NodeLine {
   }
 
   gone(id: string, message: string): void {
-    if (this.#remote.delete(id)) this.state.deleteReplica(id);
+    if (this.#remote.delete(id) || this.#local.delete(id)) this.state.deleteReplica(id);
     this.#agent.drop(id);
     tell(this.nc, this.subjects.all, "gone", { id, message });
   }

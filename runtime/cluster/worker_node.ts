@@ -14,6 +14,7 @@ import type { RouteSource } from "../router/client.ts";
 import type { RouteSet } from "../main.ts";
 import { logger } from "../log/logger.ts";
 import { NodeAgent } from "./agent.ts";
+import { subscribe } from "./subscribe.ts";
 import { decodeWire, encodeWire } from "./codec.ts";
 import { connectCluster, type NatsConnection } from "./connection.ts";
 import { DEAD_AFTER_MS, HEARTBEAT_EVERY_MS, type Heartbeat, nodeMain } from "./heartbeat.ts";
@@ -117,11 +118,7 @@ export class WorkerNode {
         nodeGone: (b: { node: string }) => agent.bridge.nodeGone(b.node),
         routes: (b: RouteSet) => runtime.setClusterRoutes(b),
       }),
-      this.nc.subscribe(this.subjects.heartbeat, {
-        callback: (err, msg) => {
-          if (!err) this.#heardHead(decodeWire(msg.data) as Heartbeat, agent);
-        },
-      }),
+      subscribe(this.nc, this.subjects.heartbeat, (msg) => this.#heardHead(decodeWire(msg.data) as Heartbeat, agent)),
     );
     this.#beat();
     this.#timer = setInterval(() => this.#beat(), HEARTBEAT_EVERY_MS);
@@ -133,7 +130,10 @@ export class WorkerNode {
   #heardHead(hb: Heartbeat, agent: NodeAgent): void {
     if (hb.headSince === undefined) return;
     const h = this.#head;
-    if (h && (h.node !== hb.node || h.since !== hb.headSince) && !h.dead) agent.nodeDead(h.node, `the head (node ${h.node}) restarted; its replicas are gone`);
+    if (h && (h.node !== hb.node || h.since !== hb.headSince) && !h.dead) {
+      logger.warn(`the head (node ${h.node}) restarted: what was in flight at its replicas fails`);
+      agent.nodeDead(h.node, `the head (node ${h.node}) restarted; its replicas are gone`);
+    }
     this.#head = { node: hb.node, since: hb.headSince, at: performance.now(), dead: false };
   }
 
@@ -142,6 +142,7 @@ export class WorkerNode {
     const h = this.#head;
     if (!h || h.dead || performance.now() - h.at <= DEAD_AFTER_MS) return;
     h.dead = true;
+    logger.warn(`the head (node ${h.node}) has not been heard from for ${DEAD_AFTER_MS / 1000} s: what was in flight at its replicas fails`);
     this.#agent?.nodeDead(h.node, `the head (node ${h.node}) has not been heard from for ${DEAD_AFTER_MS / 1000} s`);
   }
 

@@ -66,9 +66,44 @@ export class Cluster implements AsyncDisposable {
     return cliEnv(this.#home, { TSSERVE_TOKEN: TOKEN });
   }
 
-  /** `tsserve start` with these arguments, from the repo (it may fail: the caller waits for what it expects). */
+  /**
+   * `tsserve start` with these arguments, in a working directory of its own (where the node keeps
+   * its copies of deployed code); it may fail: the caller waits for what it expects.
+   */
   spawn(args: string[]): Running {
-    return new Running([process.execPath, "cmd/tsserve.ts", "start", ...args], { cwd: repo, env: this.env });
+    return new Running([process.execPath, join(repo, "cmd/tsserve.ts"), "start", ...args], { cwd: tempDir("cluster-node"), env: this.env });
+  }
+
+  /** Kills the head (`kill -9`) and starts it again on the same cluster; resolves once it serves. */
+  async restartHead(): Promise<void> {
+    const old = this.head.proc;
+    old.proc.kill("SIGKILL");
+    await old.proc.exited;
+    const head = this.spawn(["--head", "--cluster", this.nats.url, "--node-id", "head", "--port", "0", "--admin-port", "0"]);
+    this.head = await nodeUp("head", head);
+    this.admin = (await head.waitFor(/Admin API at (http:\/\/[\d.]+:\d+)/, NODE_STARTS_WITHIN_MS))[1]!;
+  }
+
+  /** PUTs `config` (the whole config) to the admin API and waits until the apply finished; its errors by application. */
+  async apply(config: { applications: Record<string, unknown>[] }): Promise<Record<string, string>> {
+    const res = await fetch(`${this.admin}/api/serve/applications/`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+      body: JSON.stringify(config),
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    });
+    if (res.status !== 200) throw new Error(`apply: ${res.status} ${await res.text()}`);
+    return this.#finished(((await res.json()) as { generation: number }).generation, "apply");
+  }
+
+  async #finished(generation: number, what: string): Promise<Record<string, string>> {
+    const deadline = performance.now() + DEPLOY_WITHIN_MS;
+    for (;;) {
+      const state = await this.#get();
+      if (state.apply.completed >= generation) return state.apply.completed === generation ? state.apply.errors : {};
+      if (performance.now() > deadline) throw new Error(`${what} not done within ${DEPLOY_WITHIN_MS} ms`);
+      await Bun.sleep(100);
+    }
   }
 
   static async start(workers = 2): Promise<Cluster> {
@@ -130,14 +165,7 @@ export class Cluster implements AsyncDisposable {
       signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
     });
     if (res.status !== 200) throw new Error(`deploy of ${app.name}: ${res.status} ${await res.text()}`);
-    const { generation } = (await res.json()) as { generation: number };
-    const deadline = performance.now() + DEPLOY_WITHIN_MS;
-    for (;;) {
-      const state = await this.#get();
-      if (state.apply.completed >= generation) return state.apply.completed === generation ? state.apply.errors : {};
-      if (performance.now() > deadline) throw new Error(`deploy of ${app.name} not done within ${DEPLOY_WITHIN_MS} ms: ${JSON.stringify(state.applications[app.name])}`);
-      await Bun.sleep(100);
-    }
+    return this.#finished(((await res.json()) as { generation: number }).generation, `deploy of ${app.name}`);
   }
 
   /** Deploys and fails unless the application is RUNNING. */
@@ -162,7 +190,7 @@ export class Cluster implements AsyncDisposable {
 async function nodeUp(id: string, proc: Running): Promise<Node> {
   try {
     const http = (await proc.waitFor(/HTTP proxy at (http:\/\/[\d.]+:\d+)/, NODE_STARTS_WITHIN_MS))[1]!;
-    return { id, http, pid: proc.proc.pid, proc };
+    return { id, http, pid: proc.proc.pid!, proc };
   } catch (e) {
     await proc[Symbol.asyncDispose]();
     throw e;
