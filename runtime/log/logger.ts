@@ -12,6 +12,7 @@
  * JSON.stringify plus one write per turn about 1.5 us; the access log writes one record per
  * request, so pino alone would cost a third of the proxy's throughput.
  */
+import { Buffer } from "node:buffer";
 import { writeSync } from "node:fs";
 import SonicBoom from "sonic-boom";
 import { LOG_LEVELS, type LogLevel } from "../../sdk/options.ts";
@@ -159,19 +160,34 @@ export class Logger {
     this.#dest = undefined;
   }
 
-  /** Writes out what is buffered (at exit). */
+  /**
+   * Writes out what is buffered (at exit). What sonic-boom holds goes first; the lines still
+   * waiting here are written directly, retrying while a non-blocking stderr pipe is full (EAGAIN):
+   * an error that ends a CLI run must reach the terminal whole, its last lines included.
+   */
   flush(): void {
+    clearTimeout(this.#timer);
+    this.#scheduled = false;
     const pending = this.#pending;
+    this.#pending = "";
     try {
-      if (pending) this.#writePending();
       this.#dest?.flushSync();
     } catch {
-      // sonic-boom could not flush now (a write under way): write what was waiting here directly.
-      try {
-        if (pending) writeSync(this.#fd, pending);
-      } catch {
-        // stderr is gone: nothing more can be done at exit.
-      }
+      // A write under way: what sonic-boom holds leaves with it.
+    }
+    if (pending) writeAllSync(this.#fd, pending);
+  }
+}
+
+/** Writes all of `text` to `fd` now, waiting out EAGAIN for up to a second; gives up silently if the fd is gone. */
+function writeAllSync(fd: number, text: string): void {
+  let bytes = Buffer.from(text);
+  const giveUpAt = Date.now() + 1000;
+  while (bytes.length) {
+    try {
+      bytes = bytes.subarray(writeSync(fd, bytes));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EAGAIN" || Date.now() > giveUpAt) return;
     }
   }
 }
