@@ -281,9 +281,7 @@ export class ClusterHead implements ClusterHooks, NodeLine {
     logger.info(`node ${node} is leaving; moving its replicas to the other nodes`, { node });
     await Promise.all([...this.#remote.values()].filter((r) => r.node === node).map((r) => this.controller.retire(r.id)));
     n.leaving = false;
-    this.controller.removeThread(nodeMain.name(node), `node ${node} left the cluster`);
-    this.#agent.bridge.nodeGone(node);
-    tell(this.nc, this.subjects.all, "nodeGone", { node });
+    this.#forgetNode(node, `node ${node} left the cluster`);
   }
 
   /** Node `node` is dead: what ran there fails and is replaced elsewhere; callers stop using it at once. */
@@ -294,6 +292,11 @@ export class ClusterHead implements ClusterHooks, NodeLine {
     const message = `node ${node} ${why}`;
     logger.warn(`${message}; replacing its replicas`, { node });
     for (const r of [...this.#remote.values()]) if (r.node === node) r.exited(new ReplicaDiedError(`replica ${r.id} died: ${message}`));
+    this.#forgetNode(node, message);
+  }
+
+  /** Node `node` has no replica left here: its proxy's thread goes, and every node closes the ports from it. */
+  #forgetNode(node: string, message: string): void {
     this.controller.removeThread(nodeMain.name(node), message);
     this.#agent.bridge.nodeGone(node);
     tell(this.nc, this.subjects.all, "nodeGone", { node });

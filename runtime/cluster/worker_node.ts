@@ -65,7 +65,7 @@ export class WorkerNode {
   /** The thread name and route source of this node's main thread: it asks the head. */
   get main(): { name: string; routes: RouteSource } {
     const name = nodeMain.name(this.options.nodeId);
-    const ask = (op: string, args: unknown[]) => tell(this.nc, this.subjects.head, "ctl", { thread: name, op, args });
+    const ask = this.#toHead(name);
     return {
       name,
       routes: {
@@ -74,6 +74,11 @@ export class WorkerNode {
         demand: () => ask("demand", []),
       },
     };
+  }
+
+  /** How a thread of this node asks the head's controller (subscribe, connect, ...): no answer is awaited. */
+  #toHead(thread: string): (op: string, args: unknown[]) => void {
+    return (op, args) => tell(this.nc, this.subjects.head, "ctl", { thread, op, args });
   }
 
   /** Starts taking the head's commands and sending heartbeats (the proxy is up: `httpUrl`). */
@@ -154,7 +159,7 @@ export class WorkerNode {
 
   async #spawn(b: Spawn): Promise<void> {
     const head = this.subjects.head;
-    const ask = (op: string, args: unknown[]) => tell(this.nc, head, "ctl", { thread: b.id, op, args });
+    const ask = this.#toHead(b.id);
     const api: ControllerForReplica = {
       subscribe: (app, deployment) => ask("subscribe", [app, deployment]),
       connect: (id) => ask("connect", [id]),
