@@ -82,11 +82,7 @@ export class Controller {
 
   /** A thread of another node is gone (its node died): its routes, ports and calls are dropped everywhere. */
   removeThread(name: string, message: string): void {
-    if (!this.#threads.delete(name)) return;
-    this.#dropPairs(name);
-    for (const subs of this.#subscribers.values()) subs.delete(name);
-    for (const t of this.#threads.values()) if (!t.remote) t.replicaDied(name, message);
-    this.cluster?.gone(name, message);
+    if (this.#threads.delete(name)) this.#forgetThread(name, message);
   }
 
   /** Deploys (or redeploys) an application; resolves when every replica runs. */
@@ -389,18 +385,18 @@ export class Controller {
   #forgetReplica(r: ManagedReplica, message: string): void {
     if (!this.#replicas.delete(r.id)) return;
     this.#threads.delete(r.id);
-    this.#dropPairs(r.id);
-    for (const subs of this.#subscribers.values()) subs.delete(r.id);
-    for (const t of this.#threads.values()) if (!t.remote) t.replicaDied(r.id, message);
-    this.cluster?.gone(r.id, message);
+    this.#forgetThread(r.id, message);
   }
 
-  /** Forgets every port to and from `id`. */
-  #dropPairs(id: string): void {
+  /** Thread `id` (a replica, or another node's proxy) is gone: its ports and routes are dropped, and every caller fails what it had in flight there. */
+  #forgetThread(id: string, message: string): void {
     for (const pair of [...this.#connected]) {
       const [from, to] = pair.split(">");
       if (to === id || from === id) this.#connected.delete(pair);
     }
+    for (const subs of this.#subscribers.values()) subs.delete(id);
+    for (const t of this.#threads.values()) if (!t.remote) t.replicaDied(id, message);
+    this.cluster?.gone(id, message);
   }
 
   /** Replaces replica `id` without failing what it serves (see DeploymentState.retire). */
