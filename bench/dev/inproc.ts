@@ -19,6 +19,7 @@ export function connect(from: Client, caller: string, to: Replica, id: string, n
   const ch = new MessageChannel();
   const cp = { caller, port: new BatchedPort<any, any>(ch.port2 as any) };
   cp.port.listen((m) => to.receive(cp as any, m));
+  to.addCaller(cp as any); // calls sent on for `caller` (chaining) are answered on this port
   from.addLink(id, ch.port1 as any);
   from.setReplicas(`app/${name}`, [id], LIMITS);
 }

@@ -319,22 +319,27 @@ export class Replica {
     if (!this.#forget(run)) return;
     callFinished(run.msg.ctx.route, ok, run.at); // metrics
     const { from, msg } = run;
+    // Sent on downstream (protocol.ts, rule 5): the caller waits for the downstream call's answer,
+    // not this one, which only frees the slot and settles a response nobody may read. So it
+    // waits for the event loop's turn and leaves with the others (port.ts): one postMessage to
+    // the caller per turn instead of one per batch handled.
+    const relayed = run.thens !== undefined;
     // A value sent on downstream that would cost a copy to its caller too stays here until asked for.
-    if (run.thens && ok && !isCheap(value)) this.#keep(run);
-    if (run.kept || run.thens) {
+    if (relayed && ok && !isCheap(value)) this.#keep(run);
+    if (run.kept || relayed) {
       const result: Result = ok ? { ok: true, v: value } : { ok: false, e: errorToData(value) };
-      if (run.thens) this.relays.ended(run, result);
+      if (relayed) this.relays.ended(run, result);
       if (run.kept) {
         this.kept.settle(from.caller, msg.id, result);
-        from.port.send(result.ok ? keptMsg(msg.id, value) : { k: K.Err, id: msg.id, e: result.e }, undefined, true);
+        from.port.send(result.ok ? keptMsg(msg.id, value) : { k: K.Err, id: msg.id, e: result.e }, undefined, true, relayed);
         return;
       }
     }
     if (ok) {
       // A value also sent on downstream is copied, not moved: the downstream call has it too.
-      const transfer = json === undefined && !run.thens ? takeTransfer(value) : undefined;
-      from.port.send({ k: K.Ok, id: msg.id, v: value }, transfer, json ?? (!transfer && isJsonSafe(value)));
-    } else from.port.send({ k: K.Err, id: msg.id, e: errorToData(value) }, undefined, true);
+      const transfer = json === undefined && !relayed ? takeTransfer(value) : undefined;
+      from.port.send({ k: K.Ok, id: msg.id, v: value }, transfer, json ?? (!transfer && isJsonSafe(value)), relayed);
+    } else from.port.send({ k: K.Err, id: msg.id, e: errorToData(value) }, undefined, true, relayed);
   }
 
   #find(caller: string, id: number): Running | undefined {
