@@ -33,3 +33,31 @@ export const ChainIngress = serve.deployment(class ChainIngress {
 
 export const chainedApp = ChainIngress.bind(Adder.bind(), Multiplier.bind(), false);
 export const awaitedApp = ChainIngress.bind(Adder.bind(), Multiplier.bind(), true);
+
+/** The same chain with a large value between the two: an embedding of 1,000 numbers (about 19 KB as JSON). */
+export const Embedder = serve.deployment(class Embedder {
+  call(x: number): number[] {
+    return Array.from({ length: 1000 }, (_, i) => x + i / 1000);
+  }
+}, options);
+
+export const Scorer = serve.deployment(class Scorer {
+  call(v: number[]): number {
+    return v.length;
+  }
+}, { ...options, numReplicas: 2 });
+
+export const VectorIngress = serve.deployment(class VectorIngress {
+  constructor(
+    private embedder: DeploymentHandle<typeof Embedder>,
+    private scorer: DeploymentHandle<typeof Scorer>,
+    private awaitFirst: boolean,
+  ) {}
+  async call(): Promise<number> {
+    if (this.awaitFirst) return await this.scorer.remote(await this.embedder.remote(5));
+    return await this.scorer.remote(this.embedder.remote(5));
+  }
+}, options);
+
+export const vectorChainedApp = VectorIngress.bind(Embedder.bind(), Scorer.bind(), false);
+export const vectorAwaitedApp = VectorIngress.bind(Embedder.bind(), Scorer.bind(), true);

@@ -4,9 +4,10 @@
 // Both apps run side by side and are measured in turns (awaited, chained, then chained,
 // awaited...), so a burst of load from elsewhere on the machine falls on both; the ratios are
 // of the totals over all turns. CPU per handle call (every thread of this process) is given
-// too: unlike throughput, it stays meaningful when other work shares the machine.
+// too: unlike throughput, it stays meaningful when other work shares the machine. Then the same
+// over handles with a large value (1,000 numbers) between the two, where chaining saves a copy.
 import { serve, type DeploymentHandle } from "tsserve";
-import { awaitedApp, chainedApp } from "../apps/chain.ts";
+import { awaitedApp, chainedApp, vectorAwaitedApp, vectorChainedApp } from "../apps/chain.ts";
 import { measureHttp } from "../load.ts";
 import type { BenchCase, BenchContext } from "./index.ts";
 
@@ -78,6 +79,23 @@ export const chaining: BenchCase = {
         for (const r of i % 2 === 0 ? runs : [...runs].reverse()) await turn(ctx, r.url, r.handle, r.totals, httpS, handleS);
       }
       const [awaited, chained] = runs.map((r) => r.totals) as [Totals, Totals];
+      const vectors = [];
+      for (const [name, app] of [["vectors-awaited", vectorAwaitedApp], ["vectors-chained", vectorChainedApp]] as const) {
+        const handle = await serve.run(app, { name, routePrefix: `/${name}` });
+        const answer = await handle.remote();
+        if (answer !== 1000) throw new Error(`vector chain app ${name} answered ${answer}, expected 1000`);
+        await handleTurn(handle, 64, 0.5);
+        vectors.push({ handle, totals: { requests: 0, httpS: 0, calls: 0, callsS: 0, cpuUs: 0 } as Totals });
+      }
+      for (let i = 0; i < turns; i++) {
+        for (const v of i % 2 === 0 ? vectors : [...vectors].reverse()) {
+          const h = await handleTurn(v.handle, 64, handleS);
+          v.totals.calls += h.calls;
+          v.totals.callsS += h.s;
+          v.totals.cpuUs += h.cpuUs;
+        }
+      }
+      const [vAwaited, vChained] = vectors.map((v) => v.totals) as [Totals, Totals];
       const rps = (t: Totals) => t.requests / t.httpS;
       const perS = (t: Totals) => t.calls / t.callsS;
       const cpu = (t: Totals) => t.cpuUs / t.calls;
@@ -89,6 +107,9 @@ export const chaining: BenchCase = {
         { name: "chain: chained/awaited, handles", value: perS(chained), unit: "calls/s", ratioTo: perS(awaited), target: 1 },
         { name: "chain, awaited: CPU per handle call", value: cpu(awaited), unit: "us" },
         { name: "chain: chained/awaited, CPU per call", value: cpu(chained), unit: "us", ratioTo: cpu(awaited), target: 1, lowerIsBetter: true },
+        { name: "chain, 1,000 numbers, awaited: handles", value: perS(vAwaited), unit: "calls/s" },
+        { name: "chain, 1,000 numbers: chained/awaited", value: perS(vChained), unit: "calls/s", ratioTo: perS(vAwaited), target: 1 },
+        { name: "chain, 1,000 numbers: chained/awaited, CPU", value: cpu(vChained), unit: "us", ratioTo: cpu(vAwaited), target: 1, lowerIsBetter: true },
       ];
     } finally {
       await serve.shutdown();
