@@ -9,6 +9,7 @@
 import { serve, type DeploymentHandle } from "tsserve";
 import { awaitedApp, chainedApp, vectorAwaitedApp, vectorChainedApp } from "../apps/chain.ts";
 import { measureHttp } from "../load.ts";
+import { sequential } from "./handle.ts";
 import type { BenchCase, BenchContext } from "./index.ts";
 
 interface Totals {
@@ -79,6 +80,10 @@ export const chaining: BenchCase = {
         for (const r of i % 2 === 0 ? runs : [...runs].reverse()) await turn(ctx, r.url, r.handle, r.totals, httpS, handleS);
       }
       const [awaited, chained] = runs.map((r) => r.totals) as [Totals, Totals];
+      // One call at a time: chaining's answer takes three hops (caller, upstream, downstream, caller), awaiting's four.
+      const p50s: number[] = [];
+      for (const r of runs) p50s.push((await sequential(r.handle, ctx.quick ? 1_000 : 3_000, 200)).p50Us);
+      const [awaitedP50, chainedP50] = p50s as [number, number];
       const vectors = [];
       for (const [name, app] of [["vectors-awaited", vectorAwaitedApp], ["vectors-chained", vectorChainedApp]] as const) {
         const handle = await serve.run(app, { name, routePrefix: `/${name}` });
@@ -107,6 +112,8 @@ export const chaining: BenchCase = {
         { name: "chain: chained/awaited, handles", value: perS(chained), unit: "calls/s", ratioTo: perS(awaited), target: 1 },
         { name: "chain, awaited: CPU per handle call", value: cpu(awaited), unit: "us" },
         { name: "chain: chained/awaited, CPU per call", value: cpu(chained), unit: "us", ratioTo: cpu(awaited), target: 1, lowerIsBetter: true },
+        { name: "chain, awaited: handle call p50", value: awaitedP50, unit: "us" },
+        { name: "chain: chained/awaited, p50", value: chainedP50, unit: "us", ratioTo: awaitedP50, target: 1, lowerIsBetter: true },
         { name: "chain, 1,000 numbers, awaited: handles", value: perS(vAwaited), unit: "calls/s" },
         { name: "chain, 1,000 numbers: chained/awaited", value: perS(vChained), unit: "calls/s", ratioTo: perS(vAwaited), target: 1 },
         { name: "chain, 1,000 numbers: chained/awaited, CPU", value: cpu(vChained), unit: "us", ratioTo: cpu(vAwaited), target: 1, lowerIsBetter: true },
