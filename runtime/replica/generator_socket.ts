@@ -3,12 +3,25 @@ import { requestScope } from "../../sdk/context.ts";
 import type { Frame } from "../wire/protocol.ts";
 import { RelayedSocket, toFrame } from "./relayed_socket.ts";
 
-/** A class ingress's `async *websocket(messages, request)`. */
+/**
+ * A class ingress's `async *websocket(messages, request)`.
+ *
+ * Invariant: every frame the client sent before its close reaches `messages`, in order, before
+ * `messages` ends. A close arrives with the frames before it (one port, in order) while the
+ * generator may be busy (awaiting a downstream call, say, or suspended at a yield), so the
+ * frames wait in the inbox and the generator is resumed after the close for as long as it
+ * reads them: what it yields then is dropped (the client is gone), and a generator that yields
+ * without reading (a ticker, an answer still streaming) is stopped at that yield as before.
+ */
 export class GeneratorSocket extends RelayedSocket {
   #inbox: Frame[] = [];
   #at = 0;
   #wake: (() => void) | undefined;
   #inputEnded = false;
+  /** The client closed (not the replica): the generator may still read what came before the close. */
+  #clientClosed = false;
+  /** Frames the generator read since it was last resumed. */
+  #reads = 0;
 
   start(): void {
     this.accept();
@@ -29,6 +42,7 @@ export class GeneratorSocket extends RelayedSocket {
             this.#inbox = [];
             this.#at = 0;
           }
+          this.#reads++;
           this.consumed(f);
           return { done: false, value: typeof f === "string" ? f : new Uint8Array(f) };
         }
@@ -51,11 +65,12 @@ export class GeneratorSocket extends RelayedSocket {
       gen = typeof value[Symbol.asyncIterator] === "function" ? value[Symbol.asyncIterator]() : value;
       for (;;) {
         while (!this.hasCredit && this.state === "open") await this.waitCredit();
-        if (this.state !== "open") break;
+        // Closed: resumed only while it reads what the client sent before closing (see above).
+        if (this.state !== "open" && !(this.#clientClosed && this.#reads > 0)) break;
+        this.#reads = 0;
         const r = await gen.next();
-        if (this.state !== "open") break;
         if (r.done) return this.end(1000, "");
-        this.sendFrame(toFrame(r.value));
+        if (this.state === "open") this.sendFrame(toFrame(r.value));
       }
     } catch (err) {
       if (this.state !== "open") return;
@@ -83,6 +98,7 @@ export class GeneratorSocket extends RelayedSocket {
 
   clientClosed(code: number, reason: string): void {
     this.#inputEnded = true;
+    this.#clientClosed = true;
     this.end(code, reason);
     this.#wakeReader();
   }
