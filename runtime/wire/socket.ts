@@ -12,6 +12,11 @@
  * exactly one `SocketClose`, either its own or the echo of the caller's; the caller's receiver
  * lives until that arrives or the link dies, and sends nothing for the socket after its own
  * `SocketClose`.
+ *
+ * Invariant (kept here and in replica/generator_socket.ts): every frame sent before a close
+ * reaches the other side's consumer once, in order, before the close. Here that holds when the
+ * ingress's close (or its replica's death) comes before the client's socket is attached: the
+ * frames that wait for it stay until `attach`, which sends them before the close.
  */
 import { errorFromData } from "../../sdk/errors.ts";
 import type { Router, Routable } from "../router/router.ts";
@@ -78,7 +83,10 @@ export class OutgoingSocket implements Routable, Receiver {
   #counted = false;
   /** The client's socket, once the upgrade completed. */
   #client: ClientSocket | undefined;
-  /** Frames from the ingress that came before the client's socket was there (at most a window). */
+  /**
+   * Frames from the ingress that came before the client's socket was there (at most a window).
+   * Kept when the socket ends before `attach`: they go out before the close.
+   */
   #early: Frame[] = [];
   /** A close from the ingress that came before the client's socket was there. */
   #earlyClose: { code: number; reason: string } | undefined;
@@ -209,7 +217,6 @@ export class OutgoingSocket implements Routable, Receiver {
   #end(): void {
     if (this.#state === "closed") return;
     this.#state = "closed";
-    this.#early = [];
     const f = this.onEnd;
     this.onEnd = undefined;
     f?.();
@@ -278,6 +285,7 @@ export class OutgoingSocket implements Routable, Receiver {
     this.#flush();
     this.#state = "closing";
     this.#client = undefined;
+    this.#early = [];
     this.link!.post({ k: K.SocketClose, id: this.id, code, reason });
     const f = this.onEnd;
     this.onEnd = undefined;
