@@ -5,8 +5,24 @@
  */
 
 /** tsserve's own sources: frames there say nothing about the user's code. */
-const ROOT = new URL("../../", import.meta.url).pathname;
-const OWN = [`${ROOT}runtime/`, `${ROOT}sdk/`, `${ROOT}cmd/`, "/$bunfs/", "node:", "native", "unknown"];
+const ROOT = asPath(new URL("../../", import.meta.url).href);
+/** `ext:` holds Deno's own JavaScript (`ext:core/...`), as `node:` and `native` do Bun's. */
+const OWN = [`${ROOT}runtime/`, `${ROOT}sdk/`, `${ROOT}cmd/`, "/$bunfs/", "node:", "ext:", "native", "unknown"];
+
+/**
+ * A frame's place as a path: Deno writes module URLs (`file:///app/model.ts:4:19`) where Bun
+ * writes paths (`/app/model.ts:4:19`), so tsserve's own files were not recognised on Deno and a
+ * start error named `sdk/options.ts` instead of the user's line.
+ */
+function asPath(where: string): string {
+  if (!where.startsWith("file://")) return where;
+  const path = where.slice("file://".length);
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return path;
+  }
+}
 
 /** Up to `max` frames of the stack that are in the user's code, as `fn (file:line:column)`. */
 export function userFrames(stack: string | undefined, max = 3): string[] {
@@ -15,7 +31,7 @@ export function userFrames(stack: string | undefined, max = 3): string[] {
     const m = /^\s+at (?:(.*?) \((.*)\)|(.*))$/.exec(line);
     if (!m) continue;
     if (line.includes("--- ")) break;
-    const where = m[2] ?? m[3] ?? "";
+    const where = asPath(m[2] ?? m[3] ?? "");
     if (!where || OWN.some((p) => where.startsWith(p) || where.includes(`(${p}`))) continue;
     frames.push(m[1] ? `${m[1]} (${where})` : where);
     if (frames.length === max) break;

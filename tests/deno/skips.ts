@@ -14,6 +14,4 @@ export const SKIPPED_TESTS_ON_DENO: Record<string, string> = {
   "tsserve run: errors that say where > a syntax error prints file:line:column, the line and a caret": DENO_SYNTAX_ERRORS,
   "tsserve run: errors that say where > several syntax errors are each located, in source order": DENO_SYNTAX_ERRORS,
   "tsserve run: errors that say where > under --reload, a syntax error in a saved file is located too, and the old version keeps serving": DENO_SYNTAX_ERRORS,
-  "tsserve run: errors that say where > a misspelt option in code or in a config suggests the right one":
-    "the \"(at file:line)\" comes from userFrames (runtime/controller/start-error.ts), which does not skip the SDK's file:// frames of Deno's stacks, so it names sdk/options.ts",
 };
