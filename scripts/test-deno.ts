@@ -13,7 +13,7 @@ export const SKIPPED_ON_DENO: Record<string, string> = {
   "tests/cli/deno.test.ts": "it spawns the Deno CLI whichever runtime runs it, and the Bun run (npm test) already does",
   "tests/core/elysia.test.ts": "its baseline, Elysia alone on Deno.serve, answers /redirect with 500 and breaks off generator bodies (Elysia 1.4's web-standard adapter), and its event-stream fixtures answer `new Response(asyncGenerator)`, a body only Bun accepts",
   "tests/core/errors.test.ts": "it checks Bun.YAML's and Bun's build errors, and V8 names frames otherwise on Deno (Caller.misspelt, file:// URLs)",
-  "tests/core/http_edges.test.ts": "it tests Bun.serve's own edges (idle timeout, Host-less and pipelined HTTP/1.x) and its replicas pace with Bun.sleep",
+  "tests/core/http_edges.test.ts": "it tests Bun.serve's own edges (idle timeout, Host-less HTTP/1.x) and its replicas pace with Bun.sleep",
   "tests/websocket/binary.test.ts": "it tests the binary `bun build --compile` makes, alone in a folder (as tests/cli/binary.test.ts)",
 };
 

@@ -1,5 +1,5 @@
 // The HTTP edges: a slow answer outlives the idle timeout, routing without a usable Host,
-// client request ids, MessagePack as deep as JSON, 503 while draining, pipelining.
+// client request ids, MessagePack as deep as JSON, 503 while draining (pipelining: pipelining.test.ts).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { decode } from "@msgpack/msgpack";
 import { serve } from "tsserve";
@@ -177,28 +177,6 @@ describe("MessagePack answers", () => {
       expect(JSON.stringify(decode(new Uint8Array(await packed.arrayBuffer())))).toBe(text);
     }
   }, 30_000);
-});
-
-describe("pipelined HTTP/1.1 requests (a known limitation: Bun, oven-sh/bun#38128)", () => {
-  let app: AsyncDisposable;
-  beforeAll(async () => {
-    app = await deployed(PathEcho.bind("p"), { name: "e-pipe", routePrefix: "/p" });
-  });
-  afterAll(() => app[Symbol.asyncDispose]());
-
-  test("sent one after the other on one connection they are all answered", async () => {
-    using c = new RawClient(served.url);
-    for (let i = 0; i < 5; i++) expect((await c.request(`GET /p/${i} HTTP/1.1\r\nHost: x\r\n\r\n`)).body).toBe(`p /${i}`);
-  });
-
-  test("sent in one write behind an answer that waits, Bun closes the connection unanswered", async () => {
-    // This records Bun's behaviour (it denies pipelining behind an async response): when this
-    // test fails, Bun answers pipelined requests, and the README's known limitation can go.
-    using c = new RawClient(served.url);
-    await c.send("GET /p/1 HTTP/1.1\r\nHost: x\r\n\r\nGET /p/2 HTTP/1.1\r\nHost: x\r\n\r\n");
-    expect(await c.closes(10_000)).toBe(true);
-    expect(c.unread).toBe("");
-  });
 });
 
 describe("draining", () => {
