@@ -29,7 +29,9 @@ function closedLoop(handle: DeploymentHandle<typeof Sleepy>, concurrency: number
   let stop = false;
   const seen = { ok: 0, errors: [] as Error[] };
   const loops = Array.from({ length: concurrency }, async () => {
-    while (!stop) {
+    // A loop ends at its first error: a call that fails at once would otherwise spin on
+    // microtasks, never letting `stop` be set, and grow the list until the array overflows.
+    while (!stop && seen.errors.length === 0) {
       await handle.remote(ms).then(
         () => seen.ok++,
         (e: Error) => seen.errors.push(e),
