@@ -4,6 +4,7 @@
  * in tests/cli). `startCluster()` returns once status shows every node ALIVE; disposing it kills
  * every node and the NATS server, whatever the test did.
  */
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ServeStatus } from "../../sdk/status.ts";
 import { cliEnv, repo, Running, tempDir } from "../cli/helpers.ts";
@@ -45,6 +46,8 @@ interface AdminState extends Status {
 export class Cluster implements AsyncDisposable {
   readonly workers: Node[] = [];
   readonly #home = tempDir("cluster-home");
+  /** Every node process started, killed ones too, for the logs kept on dispose. */
+  readonly #spawned: Running[] = [];
   head!: Node;
   admin!: string;
 
@@ -71,7 +74,9 @@ export class Cluster implements AsyncDisposable {
    * its copies of deployed code); it may fail: the caller waits for what it expects.
    */
   spawn(args: string[]): Running {
-    return new Running([process.execPath, join(repo, "cmd/tsserve.ts"), "start", ...args], { cwd: tempDir("cluster-node"), env: this.env });
+    const proc = new Running([process.execPath, join(repo, "cmd/tsserve.ts"), "start", ...args], { cwd: tempDir("cluster-node"), env: this.env });
+    this.#spawned.push(proc);
+    return proc;
   }
 
   /** Kills the head (`kill -9`) and starts it again on the same cluster; resolves once it serves. */
@@ -183,6 +188,23 @@ export class Cluster implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await Promise.all(this.nodes.filter(Boolean).map((n) => n.proc[Symbol.asyncDispose]()));
     await this.nats[Symbol.asyncDispose]();
+    keepLogs(this.#spawned, this.nats.log);
+  }
+}
+
+/**
+ * With CLUSTER_TEST_LOGS=<dir>, every node's whole output (the nodes killed on the way too) is
+ * and the NATS server's are kept there, one file per process: what a failed run needs to be read.
+ */
+function keepLogs(procs: Running[], natsLog: string): void {
+  const dir = process.env.CLUSTER_TEST_LOGS;
+  if (!dir) return;
+  mkdirSync(dir, { recursive: true });
+  const at = new Date().toISOString().replace(/[:.]/g, "-");
+  writeFileSync(join(dir, `${at}-nats-server.log`), natsLog);
+  for (const p of procs) {
+    const id = /--node-id (\S+)/.exec(p.proc.spawnargs.join(" "))?.[1] ?? "node";
+    writeFileSync(join(dir, `${at}-${id}-${p.proc.pid}.log`), p.output);
   }
 }
 

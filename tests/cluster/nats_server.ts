@@ -12,6 +12,8 @@ export interface NatsServer extends AsyncDisposable {
   /** `nats://127.0.0.1:<port>` */
   url: string;
   port: number;
+  /** What the server printed, every run of it (it logs slow consumers and dropped clients). */
+  readonly log: string;
   /** Stops the server (SIGTERM), as a crash of the NATS machine would look to the nodes. */
   stop(): Promise<void>;
   /** Starts it again, stopped, on the same port with the same store (a NATS restart). */
@@ -22,7 +24,8 @@ const STARTS_WITHIN_MS = 10_000;
 
 export async function startNats(): Promise<NatsServer> {
   const dir = mkdtempSync(join(tmpdir(), "tsserve-nats-"));
-  let { child, port } = await launch(dir, -1);
+  const out = { log: "" };
+  let { child, port } = await launch(dir, -1, out);
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((r) => child.once("exit", r));
@@ -34,10 +37,13 @@ export async function startNats(): Promise<NatsServer> {
   return {
     url: `nats://127.0.0.1:${port}`,
     port,
+    get log() {
+      return out.log;
+    },
     stop,
     async restart() {
       await stop();
-      ({ child, port } = await launch(dir, port));
+      ({ child, port } = await launch(dir, port, out));
     },
     async [Symbol.asyncDispose]() {
       await stop();
@@ -47,24 +53,23 @@ export async function startNats(): Promise<NatsServer> {
 }
 
 /** Starts nats-server on `port` (-1: one it picks) and waits for the port it listens on. */
-async function launch(dir: string, wanted: number): Promise<{ child: ChildProcess; port: number }> {
+async function launch(dir: string, wanted: number, out: { log: string }): Promise<{ child: ChildProcess; port: number }> {
   const child = spawn("nats-server", ["-a", "127.0.0.1", "-p", String(wanted), "-js", "-sd", dir], { stdio: ["ignore", "ignore", "pipe"] });
+  const from = out.log.length;
+  child.stderr!.on("data", (chunk: Buffer) => (out.log += chunk.toString()));
   const port = await new Promise<number>((resolve, reject) => {
-    let log = "";
-    const timer = setTimeout(() => reject(new Error(`nats-server did not start within ${STARTS_WITHIN_MS} ms:\n${log}`)), STARTS_WITHIN_MS);
+    const timer = setTimeout(() => reject(new Error(`nats-server did not start within ${STARTS_WITHIN_MS} ms:\n${out.log.slice(from)}`)), STARTS_WITHIN_MS);
     child.once("error", (err) => {
       clearTimeout(timer);
       reject(new Error(`cannot start nats-server (${err.message}); install it with: apt-get install nats-server`));
     });
-    child.stderr!.on("data", (chunk: Buffer) => {
-      log += chunk.toString();
-      const m = /Listening for client connections on [^:]+:(\d+)/.exec(log);
+    child.stderr!.on("data", () => {
+      const m = /Listening for client connections on [^:]+:(\d+)/.exec(out.log.slice(from));
       if (m) {
         clearTimeout(timer);
         resolve(Number(m[1]));
       }
     });
   });
-  child.stderr!.resume();
   return { child, port };
 }
