@@ -34,7 +34,9 @@ export class NodeAgent {
       subjects,
       nodeId,
       (replicaId, thread, port) => this.#accept(replicaId, thread, port),
-      () => this.#relinkAll(),
+      // Messages on the link may have been lost: what was in flight on it fails with
+      // ReplicaDiedError ("was reconnected") rather than holding its slot forever.
+      (thread, replica, node) => this.#link(thread, replica, node),
     );
   }
 
@@ -44,21 +46,14 @@ export class NodeAgent {
     const key = `${thread}\n${replica}`;
     if (this.#links.has(key)) return;
     this.#links.set(key, replicaNode);
-    this.#link(thread, replica, replicaNode !== this.nodeId);
+    this.#link(thread, replica, replicaNode);
   }
 
-  /**
-   * NATS reconnected, and messages across the bridge may have been lost: every local thread gets
-   * a new port to each remote replica it had one to; what was in flight on the old port fails
-   * with ReplicaDiedError ("was reconnected") rather than holding its slot forever.
-   */
-  #relinkAll(): void {
-    for (const [thread, replica] of this.bridge.outgoing()) this.#link(thread, replica, true);
-  }
-
-  #link(thread: string, replica: string, remote: boolean): void {
+  /** Gives local `thread` a new port to `replica` on `node`, in place of the one it had. */
+  #link(thread: string, replica: string, node: string): void {
+    const remote = node !== this.nodeId;
     if (thread === this.threads.mainName) {
-      if (remote) return this.threads.main.addLink(replica, this.bridge.open(thread, replica), true);
+      if (remote) return this.threads.main.addLink(replica, this.bridge.open(thread, replica, node), true);
       const { port1, port2 } = new MessageChannel();
       this.#accept(replica, thread, port2);
       return this.threads.main.addLink(replica, port1, false);
@@ -66,7 +61,7 @@ export class NodeAgent {
     const r = this.threads.replica(thread);
     if (!r?.alive) return;
     const { port1, port2 } = new MessageChannel();
-    if (remote) pipe(port2, this.bridge.open(thread, replica));
+    if (remote) pipe(port2, this.bridge.open(thread, replica, node));
     else this.#accept(replica, thread, port2);
     void r.host.addLink(replica, Comlink.transfer(port1, [port1]), remote).catch(() => {});
   }

@@ -11,28 +11,34 @@
  * as MessagePorts promise. Different pairs (a caller's call and a puller's pull) may overtake each
  * other, which the protocol allows (wire/protocol.ts, rules 1-5).
  *
- * NATS core delivers at most once: when the connection to the NATS server drops (a NATS restart),
- * messages in flight are lost, and so are those sent to a node before it has subscribed again.
- * A lost call would hold its caller's slot at that replica forever (maxOngoingRequests), so after
- * a reconnect every link across the bridge is made anew (`onReconnect`): calls in flight on the
- * old one fail with ReplicaDiedError instead of waiting forever, and the new port starts clean.
- * Each caller port has an epoch, sent with its batches and answers, so the replica's node opens a
- * fresh port into the replica for it and answers to an old port are dropped.
+ * NATS core delivers at most once: what is in flight when a node's connection to the NATS server
+ * drops (a NATS restart, or the server cutting off a slow consumer) is lost, and so is what other
+ * nodes send it before it has subscribed again. A lost call would hold its caller's slot at that
+ * replica forever (maxOngoingRequests), so links are made anew (`relink`: calls in flight on the
+ * old one fail with ReplicaDiedError, the new port starts clean). Each caller port has an epoch,
+ * sent with its batches and answers, so answers meant for an old port are dropped (`#inbound`).
+ *
+ * Invariant: after a node's connection dropped, every link between it and another node is made
+ * anew at a moment when both are subscribed. A node back on NATS has its subscriptions again
+ * before anything it publishes (nats.js sends them first on a new connection); it then makes its
+ * own links anew and says it is back (`<cluster>.ctl.back`), and every node that hears it makes
+ * anew its links to replicas there. A node that does not hear it was itself cut off, and makes
+ * all its links anew when it is back. So whichever of the two comes back last, the last remake
+ * comes after both subscribed, however long either took (a fixed delay was not enough: a node
+ * slow to reconnect on a loaded machine lost calls made in between, and they waited forever).
  */
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
+import { decodeWire, encodeWire } from "./codec.ts";
 import { fragment, Reassembly } from "./fragments.ts";
 import { subscribe } from "./subscribe.ts";
 import type { Subjects } from "./options.ts";
 import type { PortLike } from "../wire/port.ts";
 
-/**
- * How long after its own reconnect a node makes its links anew a second time: by then the other
- * nodes, which retry every 250 ms (connection.ts), are subscribed again.
- */
-const RESUBSCRIBED_WITHIN_MS = 2000;
-
 /** Gives a local replica a port from caller `thread` (as the controller's connect does). */
 export type AcceptLocal = (replicaId: string, thread: string, port: MessagePort) => void;
+
+/** Makes local `thread`'s link to `replica` (on node `node`) anew: what was in flight on the old one may be lost. */
+export type Relink = (thread: string, replica: string, node: string) => void;
 
 /**
  * The caller's end of a link to a replica on another node: a batch posted here leaves at once as
@@ -46,6 +52,9 @@ class NatsPort implements PortLike {
   constructor(
     readonly bridge: Bridge,
     readonly thread: string,
+    readonly replica: string,
+    /** The node the replica runs on. */
+    readonly node: string,
     readonly subject: string,
     readonly reply: string,
     readonly epoch: number,
@@ -73,11 +82,9 @@ export class Bridge {
   readonly #in = new Map<string, { epoch: number; port: MessagePort }>();
   /** Caller ports' epochs: a random start, so a node started again under the same id does not reuse them. */
   #epoch = Math.floor(Math.random() * 2 ** 30);
-  /** Ports into local replicas opened before the NATS connection dropped: closed once it is back. */
-  #stale: string[] = [];
-  #settle: ReturnType<typeof setTimeout> | undefined;
   readonly #serving = new Map<string, Subscription>();
   readonly #answers: Subscription;
+  readonly #back: Subscription;
   /** Answers bigger than one NATS message, half received, by thread and replica. */
   readonly #answerParts = new Reassembly();
 
@@ -86,8 +93,8 @@ export class Bridge {
     readonly subjects: Subjects,
     readonly nodeId: string,
     readonly acceptLocal: AcceptLocal,
-    /** Makes every caller link across the bridge anew (agent.ts): after a reconnect, messages may have been lost. */
-    readonly onReconnect: () => void = () => {},
+    /** Makes a caller link across the bridge anew (agent.ts): messages on it may have been lost. */
+    readonly relink: Relink,
   ) {
     this.#answers = subscribe(nc, subjects.caller(nodeId), (msg) => {
       const whole = this.#answerParts.receive(msg.data, 3);
@@ -96,37 +103,31 @@ export class Bridge {
       const port = this.#out.get(`${thread}\n${replica}`);
       if (port?.epoch === epoch) port.deliver(batch);
     });
+    this.#back = subscribe(nc, subjects.back, (msg) => {
+      const node = decodeWire(msg.data);
+      if (typeof node === "string" && node !== nodeId) this.#relinkTo((at) => at === node);
+    });
     void this.#watch();
   }
 
   async #watch(): Promise<void> {
-    for await (const s of this.nc.status()) {
-      if (s.type === "disconnect") this.#stale = [...this.#in.keys()];
-      else if (s.type === "reconnect") this.#reconnected();
-    }
+    for await (const s of this.nc.status()) if (s.type === "reconnect") this.#reconnected();
   }
 
   /**
-   * Back on NATS: the replica side closes the ports it had before (their callers make new ones),
-   * and the caller side makes its links anew now, and once more when the other nodes have had
-   * time to subscribe again (until then, what is sent to them is lost too).
+   * Back on NATS (subscribed again, see the invariant above): this node's links are made anew,
+   * then the others hear it is back and make theirs to it. Ports into local replicas stay: a
+   * caller's new link replaces its old one here when its first batch arrives.
    */
   #reconnected(): void {
-    for (const key of this.#stale) {
-      this.#in.get(key)?.port.close();
-      this.#in.delete(key);
-    }
-    this.#stale = [];
     this.#answerParts.forget(() => true);
-    this.onReconnect();
-    clearTimeout(this.#settle);
-    this.#settle = setTimeout(() => this.onReconnect(), RESUBSCRIBED_WITHIN_MS);
-    (this.#settle as { unref?: () => void }).unref?.();
+    this.#relinkTo(() => true);
+    this.nc.publish(this.subjects.back, encodeWire(this.nodeId));
   }
 
-  /** Caller side: the (thread, replica) pairs with a port across the bridge. */
-  outgoing(): [thread: string, replica: string][] {
-    return [...this.#out.keys()].map((key) => key.split("\n") as [string, string]);
+  /** Makes anew every link of a local thread to a replica on a node that `at` matches. */
+  #relinkTo(at: (node: string) => boolean): void {
+    for (const port of [...this.#out.values()]) if (at(port.node)) this.relink(port.thread, port.replica, port.node);
   }
 
   /** The largest message the NATS server takes (nats.js throws on a bigger publish); bigger batches go as fragments. */
@@ -134,11 +135,11 @@ export class Bridge {
     return this.nc.info?.max_payload ?? 1024 * 1024;
   }
 
-  /** Caller side: a port for local `thread` to remote `replica`. */
-  open(thread: string, replica: string): PortLike {
+  /** Caller side: a port for local `thread` to `replica`, on node `node`. */
+  open(thread: string, replica: string, node: string): PortLike {
     const key = `${thread}\n${replica}`;
     this.#out.get(key)?.close();
-    const port = new NatsPort(this, thread, this.subjects.replica(replica), this.subjects.caller(this.nodeId), ++this.#epoch);
+    const port = new NatsPort(this, thread, replica, node, this.subjects.replica(replica), this.subjects.caller(this.nodeId), ++this.#epoch);
     this.#out.set(key, port);
     return port;
   }
@@ -158,17 +159,30 @@ export class Bridge {
     this.#serving.set(replicaId, sub);
   }
 
+  /**
+   * The port into local `replicaId` from remote `thread`. One port serves every epoch of the
+   * caller's link: a new epoch (the caller made its link anew) only changes what answers are
+   * sent with. So an answer always carries the caller's latest epoch, whichever way it left the
+   * replica; the calls of an old link were failed at the caller, which drops their late answers
+   * by id (a call id is never reused within a thread). A fresh port per epoch lost answers: a
+   * call another replica sends on for the caller (wire/protocol.ts, rule 6) could reach the
+   * replica before the new port did and be answered on the old one, under the old epoch, which
+   * the caller dropped; each such call then held a slot forever, and a chain stopped when all
+   * were held.
+   */
   #inbound(replicaId: string, reply: string, thread: string, epoch: number): MessagePort {
     const key = `${replicaId}\n${reply}\n${thread}`;
     const known = this.#in.get(key);
-    if (known?.epoch === epoch) return known.port;
-    // A new caller port (the caller made its link anew): the old one's calls are failed there.
-    known?.port.close();
+    if (known) {
+      known.epoch = epoch;
+      return known.port;
+    }
     const { port1, port2 } = new MessageChannel();
+    const link = { epoch, port: port1 };
     port1.onmessage = (ev) => {
-      for (const m of fragment([thread, replicaId, epoch], ev.data, this.maxPayload)) this.nc.publish(reply, m);
+      for (const m of fragment([thread, replicaId, link.epoch], ev.data, this.maxPayload)) this.nc.publish(reply, m);
     };
-    this.#in.set(key, { epoch, port: port1 });
+    this.#in.set(key, link);
     this.acceptLocal(replicaId, thread, port2);
     return port1;
   }
@@ -210,8 +224,8 @@ export class Bridge {
 
   close(): void {
     this.#answers.unsubscribe();
+    this.#back.unsubscribe();
     for (const sub of this.#serving.values()) sub.unsubscribe();
-    clearTimeout(this.#settle);
     for (const port of this.#out.values()) port.close();
     for (const { port } of this.#in.values()) port.close();
     this.#serving.clear();

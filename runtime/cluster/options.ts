@@ -69,6 +69,10 @@ export class Subjects {
   get heartbeat(): string {
     return `${this.cluster}.ctl.hb`;
   }
+  /** A node back on NATS after its connection dropped, subscribed again (cluster/bridge.ts). */
+  get back(): string {
+    return `${this.cluster}.ctl.back`;
+  }
   /** News for every node (a replica gone, the routes). */
   get all(): string {
     return `${this.cluster}.ctl.all`;
