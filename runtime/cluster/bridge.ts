@@ -26,10 +26,17 @@
  * all its links anew when it is back. So whichever of the two comes back last, the last remake
  * comes after both subscribed, however long either took (a fixed delay was not enough: a node
  * slow to reconnect on a loaded machine lost calls made in between, and they waited forever).
+ *
+ * A message can also be lost while neither connection drops (between the servers of a NATS
+ * cluster, say). Each direction of a link numbers its messages, and a side whose messages wait too
+ * long for their ack asks the other (sequence.ts): a loss is noticed within seconds, and the link
+ * is made anew as after a reconnect.
  */
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { decodeWire, encodeWire } from "./codec.ts";
 import { fragment, Reassembly } from "./fragments.ts";
+import { Mark, type Numbered, PROBE_AFTER_MS, Sequence } from "./sequence.ts";
+import { logger } from "../log/logger.ts";
 import { subscribe } from "./subscribe.ts";
 import type { Subjects } from "./options.ts";
 import type { PortLike } from "../wire/port.ts";
@@ -48,6 +55,8 @@ export type Relink = (thread: string, replica: string, node: string) => void;
 class NatsPort implements PortLike {
   onmessage: MessagePort["onmessage"] = null;
   closed = false;
+  /** This end's numbers (sequence.ts). */
+  readonly seq = new Sequence();
 
   constructor(
     readonly bridge: Bridge,
@@ -62,7 +71,11 @@ class NatsPort implements PortLike {
 
   postMessage(batch: unknown): void {
     if (this.closed) return;
-    for (const m of fragment([this.thread, this.epoch], batch, this.bridge.maxPayload)) this.bridge.nc.publish(this.subject, m, { reply: this.reply });
+    for (const m of fragment([this.thread, this.bridge.life, this.epoch], this.seq.number(batch), this.bridge.maxPayload)) this.bridge.nc.publish(this.subject, m, { reply: this.reply });
+  }
+
+  sendMark(kind: Mark): void {
+    if (!this.closed) this.bridge.nc.publish(this.subject, encodeWire([this.thread, this.bridge.life, this.epoch, this.seq.mark(kind)]), { reply: this.reply });
   }
 
   deliver(batch: unknown): void {
@@ -75,18 +88,42 @@ class NatsPort implements PortLike {
   }
 }
 
+/** Replica side: the port into a local replica from one remote caller thread. */
+interface Inbound {
+  replicaId: string;
+  /** The caller node's answer subject. */
+  reply: string;
+  thread: string;
+  /** The caller's process (its bridge's life). */
+  life: number;
+  /** The caller's link's latest epoch: answers carry it. */
+  epoch: number;
+  port: MessagePort;
+  /** Numbers of the link's current epoch. */
+  seq: Sequence;
+  /** A message of this epoch was lost: nothing more of it is delivered, and the caller is told. */
+  lost: boolean;
+}
+
 export class Bridge {
   /** Caller side: local threads' ports to remote replicas, by thread and replica. */
   readonly #out = new Map<string, NatsPort>();
-  /** Replica side: ports into local replicas from remote threads, by replica, answer subject and thread; the caller port's epoch. */
-  readonly #in = new Map<string, { epoch: number; port: MessagePort }>();
+  /** Replica side: ports into local replicas from remote threads, by replica, answer subject and thread. */
+  readonly #in = new Map<string, Inbound>();
   /** Caller ports' epochs: a random start, so a node started again under the same id does not reuse them. */
   #epoch = Math.floor(Math.random() * 2 ** 30);
+  /**
+   * This process, as its callers' messages name it: a thread of a node started again under the
+   * same id is a new caller for the replicas it calls (its call ids start again), never a new
+   * epoch of the old one (`#inbound`).
+   */
+  readonly life = Math.floor(Math.random() * 2 ** 48);
   readonly #serving = new Map<string, Subscription>();
   readonly #answers: Subscription;
   readonly #back: Subscription;
   /** Answers bigger than one NATS message, half received, by thread and replica. */
   readonly #answerParts = new Reassembly();
+  readonly #probes: ReturnType<typeof setInterval>;
 
   constructor(
     readonly nc: NatsConnection,
@@ -99,15 +136,46 @@ export class Bridge {
     this.#answers = subscribe(nc, subjects.caller(nodeId), (msg) => {
       const whole = this.#answerParts.receive(msg.data, 3);
       if (!whole) return;
-      const [thread, replica, epoch, batch] = whole as [string, string, number, unknown];
+      const [thread, replica, epoch, numbered] = whole as [string, string, number, Numbered];
       const port = this.#out.get(`${thread}\n${replica}`);
-      if (port?.epoch === epoch) port.deliver(batch);
+      if (!port) return;
+      const body = numbered[2];
+      // A probe on an epoch this end has left (its first message there was lost): the count on the current one moves the other end on.
+      if (port.epoch !== epoch) return void (body === Mark.Probe && port.sendMark(Mark.Count));
+      if (body === Mark.Lost) return this.#lost(port, `a message from ${thread} to replica ${replica} (node ${port.node}) was lost`);
+      if (!port.seq.receive(numbered)) return this.#lost(port, `an answer from replica ${replica} (node ${port.node}) to ${thread} was lost`);
+      if (body === Mark.Probe) port.sendMark(Mark.Count);
+      else if (typeof body !== "number") port.deliver(body);
     });
     this.#back = subscribe(nc, subjects.back, (msg) => {
       const node = decodeWire(msg.data);
       if (typeof node === "string" && node !== nodeId) this.#relinkTo((at) => at === node);
     });
     void this.#watch();
+    this.#probes = setInterval(() => this.#probe(), PROBE_AFTER_MS / 2);
+    (this.#probes as { unref?: () => void }).unref?.();
+  }
+
+  /** Each link whose messages wait too long for their ack asks the other end (sequence.ts). */
+  #probe(): void {
+    const now = performance.now();
+    for (const port of this.#out.values()) if (port.seq.probeDue(now)) port.sendMark(Mark.Probe);
+    for (const link of this.#in.values()) if (!link.lost && link.seq.probeDue(now)) this.#markTo(link, Mark.Probe);
+  }
+
+  /**
+   * Caller side: a message on `port`'s link was lost (NATS delivers at most once). The link is
+   * made anew: what was in flight on it fails with ReplicaDiedError instead of waiting forever.
+   */
+  #lost(port: NatsPort, what: string): void {
+    logger.warn(`${what}: NATS delivers at most once; the link is made anew and the calls in flight on it fail`);
+    const key = `${port.thread}\n${port.replica}`;
+    this.relink(port.thread, port.replica, port.node);
+    // A thread that is no longer here gets no new link: the old one goes all the same.
+    if (this.#out.get(key) === port) {
+      port.close();
+      this.#out.delete(key);
+    }
   }
 
   async #watch(): Promise<void> {
@@ -138,9 +206,12 @@ export class Bridge {
   /** Caller side: a port for local `thread` to `replica`, on node `node`. */
   open(thread: string, replica: string, node: string): PortLike {
     const key = `${thread}\n${replica}`;
-    this.#out.get(key)?.close();
+    const old = this.#out.get(key);
+    old?.close();
     const port = new NatsPort(this, thread, replica, node, this.subjects.replica(replica), this.subjects.caller(this.nodeId), ++this.#epoch);
     this.#out.set(key, port);
+    // A link made anew tells the replica's node at once, so answers there take its epoch before any call on it is sent.
+    if (old) port.sendMark(Mark.Count);
     return port;
   }
 
@@ -151,10 +222,19 @@ export class Bridge {
     const parts = new Reassembly();
     const sub = subscribe(this.nc, this.subjects.replica(replicaId), (msg) => {
       if (!msg.reply) return;
-      const whole = parts.receive(msg.data, 2);
+      const whole = parts.receive(msg.data, 3);
       if (!whole) return;
-      const [thread, epoch, batch] = whole as [string, number, unknown];
-      this.#inbound(replicaId, msg.reply, thread, epoch).postMessage(batch);
+      const [thread, life, epoch, numbered] = whole as [string, number, number, Numbered];
+      const link = this.#inbound(replicaId, msg.reply, thread, life, epoch);
+      const body = numbered[2];
+      if (link.lost) return void (body === Mark.Probe && this.#markTo(link, Mark.Lost));
+      if (!link.seq.receive(numbered)) {
+        logger.warn(`a message from ${thread} (answered on ${msg.reply}) to replica ${replicaId} was lost: NATS delivers at most once; the caller is told to make its link anew`);
+        link.lost = true;
+        return this.#markTo(link, Mark.Lost);
+      }
+      if (body === Mark.Probe) this.#markTo(link, Mark.Count);
+      else if (typeof body !== "number") link.port.postMessage(body);
     });
     this.#serving.set(replicaId, sub);
   }
@@ -164,27 +244,35 @@ export class Bridge {
    * caller's link: a new epoch (the caller made its link anew) only changes what answers are
    * sent with. So an answer always carries the caller's latest epoch, whichever way it left the
    * replica; the calls of an old link were failed at the caller, which drops their late answers
-   * by id (a call id is never reused within a thread). A fresh port per epoch lost answers: a
+   * by id (a thread never reuses a call id within its life). A fresh port per epoch lost answers: a
    * call another replica sends on for the caller (wire/protocol.ts, rule 6) could reach the
    * replica before the new port did and be answered on the old one, under the old epoch, which
    * the caller dropped; each such call then held a slot forever, and a chain stopped when all
    * were held.
    */
-  #inbound(replicaId: string, reply: string, thread: string, epoch: number): MessagePort {
+  #inbound(replicaId: string, reply: string, thread: string, life: number, epoch: number): Inbound {
     const key = `${replicaId}\n${reply}\n${thread}`;
     const known = this.#in.get(key);
-    if (known) {
-      known.epoch = epoch;
-      return known.port;
+    if (known?.life === life) {
+      // The caller made its link anew: numbers start again, and a loss on the old one is past.
+      if (known.epoch !== epoch) Object.assign(known, { epoch, seq: new Sequence(), lost: false });
+      return known;
     }
+    // A new life of the caller thread (its node started again under its id) is a new caller:
+    // answers to its old life's calls (whose ids it reuses) go on the old port, under an epoch it drops.
+    known?.port.close();
     const { port1, port2 } = new MessageChannel();
-    const link = { epoch, port: port1 };
+    const link: Inbound = { replicaId, reply, thread, life, epoch, port: port1, seq: new Sequence(), lost: false };
     port1.onmessage = (ev) => {
-      for (const m of fragment([thread, replicaId, link.epoch], ev.data, this.maxPayload)) this.nc.publish(reply, m);
+      for (const m of fragment([thread, replicaId, link.epoch], link.seq.number(ev.data), this.maxPayload)) this.nc.publish(reply, m);
     };
     this.#in.set(key, link);
     this.acceptLocal(replicaId, thread, port2);
-    return port1;
+    return link;
+  }
+
+  #markTo(link: Inbound, kind: Mark): void {
+    this.nc.publish(link.reply, encodeWire([link.thread, link.replicaId, link.epoch, link.seq.mark(kind)]));
   }
 
   /**
@@ -223,6 +311,7 @@ export class Bridge {
   }
 
   close(): void {
+    clearInterval(this.#probes);
     this.#answers.unsubscribe();
     this.#back.unsubscribe();
     for (const sub of this.#serving.values()) sub.unsubscribe();

@@ -125,9 +125,9 @@ export class Cluster implements AsyncDisposable {
     }
   }
 
-  /** Starts worker node `id` and waits until the head shows it ALIVE. */
-  async addWorker(id: string): Promise<Node> {
-    const node = await nodeUp(id, this.spawn(["--cluster", this.nats.url, "--node-id", id, "--port", "0"]));
+  /** Starts worker node `id` (on NATS at `natsUrl`, the cluster's server by default) and waits until the head shows it ALIVE. */
+  async addWorker(id: string, natsUrl = this.nats.url): Promise<Node> {
+    const node = await nodeUp(id, this.spawn(["--cluster", natsUrl, "--node-id", id, "--port", "0"]));
     this.workers.push(node);
     await this.until(`node ${id} ALIVE`, (s) => s.nodes[id]?.status === "ALIVE");
     return node;
