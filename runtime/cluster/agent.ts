@@ -91,6 +91,11 @@ export class NodeAgent {
     this.bridge.gone(id);
   }
 
+  /** The nodes this node's threads have links to (its own among them). */
+  linkedNodes(): Set<string> {
+    return new Set(this.#links.values());
+  }
+
   /**
    * Node `node` is gone and nobody will say which of its replicas died (it was the head): every
    * link here to a replica there fails what it has in flight.

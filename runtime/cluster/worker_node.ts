@@ -123,38 +123,68 @@ export class WorkerNode {
         nodeGone: (b: { node: string }) => agent.bridge.nodeGone(b.node),
         routes: (b: RouteSet) => runtime.setClusterRoutes(b),
       }),
-      subscribe(this.nc, this.subjects.heartbeat, (msg) => this.#heardHead(decodeWire(msg.data) as Heartbeat, agent)),
+      subscribe(this.nc, this.subjects.heartbeat, (msg) => {
+        const hb = decodeWire(msg.data) as Heartbeat;
+        this.#heard.add(hb.node);
+        this.#heardHead(hb, agent);
+      }),
     );
+    this.#joinedAt = performance.now();
     this.#beat();
     this.#timer = setInterval(() => this.#beat(), HEARTBEAT_EVERY_MS);
   }
 
   /** The head as last heard: a new `headSince` means it restarted, and the replicas it ran died with it. */
   #head: { node: string; since: number; at: number; dead: boolean } | undefined;
+  /** Every node heard from since this one joined (any heartbeat), and when it joined. */
+  readonly #heard = new Set<string>();
+  #joinedAt = 0;
+  /** Nodes given up for never having been heard from (see #checkHead). */
+  readonly #neverHeard = new Set<string>();
 
   #heardHead(hb: Heartbeat, agent: NodeAgent): void {
     if (hb.headSince === undefined) return;
     const h = this.#head;
+    // Recorded first: what the replicas' failing does must not keep this node from hearing the head.
+    this.#head = { node: hb.node, since: hb.headSince, at: performance.now(), dead: false };
     if (h && (h.node !== hb.node || h.since !== hb.headSince) && !h.dead) {
       logger.warn(`the head (node ${h.node}) restarted: what was in flight at its replicas fails`);
       agent.nodeDead(h.node, `the head (node ${h.node}) restarted; its replicas are gone`);
     }
-    this.#head = { node: hb.node, since: hb.headSince, at: performance.now(), dead: false };
   }
 
-  /** A head silent for as long as a dead node is: its replicas are as good as dead. */
+  /**
+   * A head silent for as long as a dead node is: its replicas are as good as dead. A head that
+   * went silent before its first heartbeat reached this node (frozen a moment after this node
+   * joined) is silent all the same, though this node does not know its id: the nodes this one
+   * has links to and has not heard from since it joined are given up (the head among them; any
+   * other is as silent, and the head declares it dead too).
+   */
   #checkHead(): void {
     const h = this.#head;
-    if (!h || h.dead || performance.now() - h.at <= DEAD_AFTER_MS) return;
-    h.dead = true;
-    logger.warn(`the head (node ${h.node}) has not been heard from for ${DEAD_AFTER_MS / 1000} s: what was in flight at its replicas fails`);
-    this.#agent?.nodeDead(h.node, `the head (node ${h.node}) has not been heard from for ${DEAD_AFTER_MS / 1000} s`);
+    const agent = this.#agent;
+    const now = performance.now();
+    if (h) {
+      if (h.dead || now - h.at <= DEAD_AFTER_MS) return;
+      h.dead = true;
+      logger.warn(`the head (node ${h.node}) has not been heard from for ${DEAD_AFTER_MS / 1000} s: what was in flight at its replicas fails`);
+      return agent?.nodeDead(h.node, `the head (node ${h.node}) has not been heard from for ${DEAD_AFTER_MS / 1000} s`);
+    }
+    if (!agent || now - this.#joinedAt <= DEAD_AFTER_MS) return;
+    for (const node of agent.linkedNodes()) {
+      if (node === this.options.nodeId || this.#heard.has(node) || this.#neverHeard.has(node)) continue;
+      this.#neverHeard.add(node);
+      const why = `node ${node} has not been heard from in the ${DEAD_AFTER_MS / 1000} s since node ${this.options.nodeId} joined`;
+      logger.warn(`${why}: what was in flight at its replicas fails`);
+      agent.nodeDead(node, why);
+    }
   }
 
   #beat(): void {
-    this.#checkHead();
     const hb: Heartbeat = { node: this.options.nodeId, httpUrl: this.httpUrl, replicas: [...this.#replicas.keys()] };
     this.nc.publish(this.subjects.heartbeat, encodeWire(hb));
+    // After the heartbeat: whatever failing the head's replicas does, this node keeps beating.
+    this.#checkHead();
   }
 
   async #spawn(b: Spawn): Promise<void> {

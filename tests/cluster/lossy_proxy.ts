@@ -10,21 +10,25 @@ import { createServer, connect, type Server, type Socket } from "node:net";
 export interface LossyProxy extends AsyncDisposable {
   /** `nats://127.0.0.1:<port>`: give this to the node instead of the server's URL. */
   url: string;
-  /** Drops the next message whose subject matches `subject`, or every `every`-th of them while it is set. */
-  drop(subject: RegExp, every?: number): void;
+  /**
+   * Drops messages whose subject matches `subject` (and whose payload holds the text `payload`, if
+   * given): every `every`-th of them (1 by default), `times` times (once by default when `every`
+   * is 1, else until the next call).
+   */
+  drop(subject: RegExp, options?: { every?: number; times?: number; payload?: string }): void;
   /** Messages dropped so far, by subject. */
   readonly dropped: string[];
 }
 
 export async function startLossyProxy(natsPort: number): Promise<LossyProxy> {
-  let rule: { subject: RegExp; every: number; seen: number } | undefined;
+  let rule: { subject: RegExp; every: number; times: number; payload?: Buffer; seen: number } | undefined;
   const dropped: string[] = [];
   const sockets = new Set<Socket>();
-  const keep = (subject: string): boolean => {
-    if (!rule || !rule.subject.test(subject)) return true;
+  const keep = (subject: string, payload: Buffer): boolean => {
+    if (!rule || !rule.subject.test(subject) || (rule.payload && !payload.includes(rule.payload))) return true;
     if (++rule.seen % rule.every !== 0) return true;
     dropped.push(subject);
-    if (rule.every === 1) rule = undefined;
+    if (--rule.times === 0) rule = undefined;
     return false;
   };
   const server: Server = createServer((client) => {
@@ -47,16 +51,18 @@ export async function startLossyProxy(natsPort: number): Promise<LossyProxy> {
         const line = pending.subarray(0, eol).toString("latin1");
         let frameEnd = eol + 2;
         let subject: string | undefined;
+        let payload = Buffer.alloc(0);
         if (line.startsWith("MSG ") || line.startsWith("HMSG ")) {
           const parts = line.split(" ");
           const bytes = Number(parts[parts.length - 1]);
           if (pending.length < eol + 2 + bytes + 2) break;
           frameEnd = eol + 2 + bytes + 2;
           subject = parts[1];
+          payload = pending.subarray(eol + 2, eol + 2 + bytes);
         }
         const frame = pending.subarray(0, frameEnd);
         pending = pending.subarray(frameEnd);
-        if (subject === undefined || keep(subject)) out.push(frame);
+        if (subject === undefined || keep(subject, payload)) out.push(frame);
       }
       if (out.length) client.write(Buffer.concat(out));
     });
@@ -66,8 +72,8 @@ export async function startLossyProxy(natsPort: number): Promise<LossyProxy> {
   return {
     url: `nats://127.0.0.1:${port}`,
     dropped,
-    drop(subject, every = 1) {
-      rule = { subject, every, seen: 0 };
+    drop(subject, { every = 1, times = every === 1 ? 1 : Infinity, payload } = {}) {
+      rule = { subject, every, times, seen: 0, ...(payload !== undefined && { payload: Buffer.from(payload) }) };
     },
     async [Symbol.asyncDispose]() {
       for (const s of sockets) s.destroy();

@@ -83,7 +83,7 @@ test("under load, with one message in 20 to w1 lost: every request ends (none wa
   };
   const droppedBefore = proxy.dropped.length;
   try {
-    proxy.drop(/^tsserve\.(r\.|c\.w1$)/, 20);
+    proxy.drop(/^tsserve\.(r\.|c\.w1$)/, { every: 20 });
     await answered(1000);
     proxy.drop(/^$/);
     lossy = false;
