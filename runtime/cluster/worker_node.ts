@@ -136,8 +136,9 @@ export class WorkerNode {
 
   /** The head as last heard: a new `headSince` means it restarted, and the replicas it ran died with it. */
   #head: { node: string; since: number; at: number; dead: boolean } | undefined;
-  /** Every node heard from since this one joined (any heartbeat), and when it joined. */
+  /** Every node heard from since this one joined (any heartbeat). */
   readonly #heard = new Set<string>();
+  /** When this node joined (performance.now()). */
   #joinedAt = 0;
   /** Nodes given up for never having been heard from (see #checkHead). */
   readonly #neverHeard = new Set<string>();

@@ -20,7 +20,7 @@ async function freezeHeadUnderSlowRequests(cluster: Cluster, via: Node): Promise
   const s = await cluster.deployRunning({ name: "where", app: "where", deployments: [{ name: "Where", numReplicas: 3, maxReplicasPerNode: 1, maxOngoingRequests: 1 }] });
   expect(Cluster.nodesOf(s, "where", "Where").sort()).toEqual(["head", "w1", "w2"]);
   const slow = Array.from({ length: 3 }, () =>
-    fetch(`${via.http}/where/?ms=15000`, { signal: AbortSignal.timeout(60_000) }).then(
+    fetch(`${via.http}/where/?ms=8000`, { signal: AbortSignal.timeout(60_000) }).then(
       async (res) => `${res.status} ${await res.text()}`,
       (e: Error) => `0 ${String(e)}`,
     ),
