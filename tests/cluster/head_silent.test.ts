@@ -65,7 +65,7 @@ test("a worker node that never heard the head's heartbeat gives up a frozen head
   const w1 = await cluster.addWorker("w1", proxy.url);
   await cluster.addWorker("w2");
   const outcomes = await freezeHeadUnderSlowRequests(cluster, w1);
-  expect(proxy.dropped.length).toBeGreaterThan(0);
+  // (The head may freeze before it beats even once after w1 joined: the proxy then drops nothing, and w1 still never heard it.)
   expectHeadGivenUp(cluster, outcomes, /node head has not been heard from in the 5 s since node w1 joined$/);
   await expectHeadAvoided(cluster, w1);
 }, 90_000);
