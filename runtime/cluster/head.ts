@@ -18,7 +18,7 @@ import { NodeAgent, type LocalThreads } from "./agent.ts";
 import type { NatsConnection } from "./connection.ts";
 import type { ClusterOptions, Subjects } from "./options.ts";
 import { RemoteReplica, type NodeLine } from "./remote_replica.ts";
-import { ask, serveControl, tell } from "./rpc.ts";
+import { ask, noResponders, serveControl, tell } from "./rpc.ts";
 import { subscribe } from "./subscribe.ts";
 import { decodeWire, encodeWire } from "./codec.ts";
 import { DEAD_AFTER_MS, HEARTBEAT_EVERY_MS, type Heartbeat, nodeMain } from "./heartbeat.ts";
@@ -34,6 +34,10 @@ interface NodeState {
   replicas: ReadonlySet<string>;
   /** It asked to leave, and its replicas are moving: its heartbeats do not make it join again. */
   leaving?: boolean;
+  /** When this run of the node started (its heartbeats' `since`). */
+  since?: number;
+  /** When a request to it found nobody listening (its process is gone, or it is reconnecting to NATS). */
+  unreachableAt?: number;
 }
 
 /** How long a restarted head listens before taking replicas back: every live node beats twice meanwhile. */
@@ -202,7 +206,7 @@ export class ClusterHead implements ClusterHooks, NodeLine {
     const mine = new Map<string, number>();
     const all = new Map<string, number>();
     for (const [id, n] of this.#nodes) {
-      if (n.status !== "ALIVE") continue;
+      if (n.status !== "ALIVE" || n.unreachableAt !== undefined) continue;
       mine.set(id, 0);
       all.set(id, 0);
     }
@@ -244,8 +248,16 @@ export class ClusterHead implements ClusterHooks, NodeLine {
     }
     const known = this.#nodes.get(hb.node);
     if (known?.leaving) return void (known.lastSeen = performance.now());
+    // Invariant: one run of a node at a time. A node started again under its id before it was
+    // missed (within DEAD_AFTER_MS) ran nothing of what the head placed there, and its threads
+    // have none of the links the controller made for the run before: that run is dead, and this
+    // one joins afresh. A heartbeat of the run before (in flight when it ended) is ignored.
+    if (known?.since !== undefined && hb.since !== undefined && hb.since !== known.since) {
+      if (hb.since < known.since) return;
+      this.#dead(hb.node, "was started again");
+    }
     if (!known || known.status === "DEAD") {
-      this.#nodes.set(hb.node, { status: "ALIVE", lastSeen: performance.now(), httpUrl: hb.httpUrl, replicas: new Set(hb.replicas) });
+      this.#nodes.set(hb.node, { status: "ALIVE", lastSeen: performance.now(), httpUrl: hb.httpUrl, replicas: new Set(hb.replicas), since: hb.since });
       logger.info(`node ${hb.node} joined (HTTP at ${hb.httpUrl ?? "none"})`, { node: hb.node });
       this.controller.addThread(nodeMain.name(hb.node), this.#remoteMain(hb.node));
       // Its proxy asks for its routes again (it may have run under a head that is gone); while a
@@ -255,6 +267,8 @@ export class ClusterHead implements ClusterHooks, NodeLine {
     } else {
       known.lastSeen = performance.now();
       known.replicas = new Set(hb.replicas);
+      // Heard a heartbeat later than any sent before the failed request: it listens again.
+      if (known.unreachableAt !== undefined && known.lastSeen - known.unreachableAt >= HEARTBEAT_EVERY_MS) known.unreachableAt = undefined;
     }
     // A replica the head does not know (its start was abandoned, or the node was declared dead
     // and came back) serves no one: it is stopped, unless a restarted head may yet take it back.
@@ -347,7 +361,14 @@ export class ClusterHead implements ClusterHooks, NodeLine {
   // --- NodeLine ---
 
   ask<T>(node: string, op: string, body: unknown, timeoutMs = 30_000): Promise<T> {
-    return ask<T>(this.nc, this.subjects.node(node), op, body, timeoutMs);
+    return ask<T>(this.nc, this.subjects.node(node), op, body, timeoutMs).catch((err: unknown) => {
+      // Invariant: no replica is placed on a node that nobody listens for (it died less than
+      // DEAD_AFTER_MS ago, or it is reconnecting), until it is heard from again. Otherwise each
+      // start attempt of a deployment went there, failed at once, and the deployment gave up.
+      const n = this.#nodes.get(node);
+      if (n && noResponders(err)) n.unreachableAt = performance.now();
+      throw err;
+    });
   }
 
   tell(node: string, op: string, body: unknown): void {

@@ -11,6 +11,8 @@ export interface Heartbeat {
   replicas: string[];
   /** Set by the head: when it started (a new value means the head restarted and its replicas are gone). */
   headSince?: number;
+  /** Set by a worker node: when it started (a new value means it was started again under its id, and what ran there died). */
+  since?: number;
 }
 
 /** A node's main thread (its proxy's client) is the caller thread `main@<node>`. */

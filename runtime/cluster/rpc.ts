@@ -57,11 +57,16 @@ export async function ask<T = unknown>(nc: NatsConnection, subject: string, op: 
   } catch (e) {
     const name = (e as Error).name;
     const why = /timeout/i.test(name + (e as Error).message) ? `no answer within ${timeoutMs} ms` : (e as Error).message;
-    throw new Error(`${op} on ${subject}: ${why}`);
+    throw new Error(`${op} on ${subject}: ${why}`, { cause: e });
   }
   const [ok, value] = decodeWire(reply.data) as [boolean, unknown];
   if (ok) return value as T;
   throw errorFromData(value as ErrorData);
+}
+
+/** The ask failed because nobody listens on its subject (NATS answered "no responders" at once). */
+export function noResponders(err: unknown): boolean {
+  return ((err as Error | undefined)?.cause as { isNoResponders?: () => boolean } | undefined)?.isNoResponders?.() === true;
 }
 
 /** Sends `[op, body]` with no answer. */

@@ -7,7 +7,7 @@ import type { Subscription } from "@nats-io/transport-node";
 import { ReplicaDiedError } from "../../sdk/errors.ts";
 import type { DeploymentSpec } from "../../sdk/graph.ts";
 import type { CallerThread } from "../controller/controller.ts";
-import { ReplicaWorker } from "../controller/worker.ts";
+import { type ManagedReplica, ReplicaWorker } from "../controller/worker.ts";
 import type { Directory } from "../replica/directory.ts";
 import type { ControllerForReplica } from "../replica/host.ts";
 import type { RouteSource } from "../router/client.ts";
@@ -39,11 +39,19 @@ export interface NodeRuntime {
 }
 
 export class WorkerNode {
-  readonly #replicas = new Map<string, ReplicaWorker>();
+  readonly #replicas = new Map<string, ManagedReplica>();
   readonly #subs: Subscription[] = [];
   #agent: NodeAgent | undefined;
   #timer: ReturnType<typeof setInterval> | undefined;
+  /** Sent with each heartbeat: the head tells this run of the node from one before it under the same id. */
+  readonly #since = Date.now();
   httpUrl: string | null = null;
+  /** Makes the Worker of a replica the head placed here (the cluster's simulation puts a stand-in here). */
+  newReplica = (appName: string, spec: DeploymentSpec, api: ControllerForReplica, id: string): ManagedReplica => {
+    const r = new ReplicaWorker(appName, spec, api, id);
+    r.locate = (spec) => fromDeployedCode(this.code, spec);
+    return r;
+  };
 
   private constructor(
     readonly nc: NatsConnection,
@@ -130,6 +138,7 @@ export class WorkerNode {
       }),
     );
     this.#joinedAt = performance.now();
+    void this.#watchConnection();
     this.#beat();
     this.#timer = setInterval(() => this.#beat(), HEARTBEAT_EVERY_MS);
   }
@@ -155,6 +164,26 @@ export class WorkerNode {
   }
 
   /**
+   * Off NATS (it reconnects): a head unheard meanwhile is not silent, this node is deaf. Invariant:
+   * the node fails its links to the head's replicas only when the head went silent while the node
+   * listened; after a reconnect, the head (and every node not heard yet) has DEAD_AFTER_MS to be
+   * heard again. (A node that did so on its own silence dropped links the head had just made
+   * again and would not make a third time: its proxy routed to replicas it had no link to.)
+   */
+  #offline = false;
+
+  async #watchConnection(): Promise<void> {
+    for await (const s of this.nc.status()) {
+      if (s.type === "disconnect") this.#offline = true;
+      else if (s.type === "reconnect") {
+        this.#offline = false;
+        if (this.#head) this.#head.at = performance.now();
+        this.#joinedAt = performance.now();
+      }
+    }
+  }
+
+  /**
    * A head silent for as long as a dead node is: its replicas are as good as dead. A head that
    * went silent before its first heartbeat reached this node (frozen a moment after this node
    * joined) is silent all the same, though this node does not know its id: the nodes this one
@@ -165,6 +194,7 @@ export class WorkerNode {
     const h = this.#head;
     const agent = this.#agent;
     const now = performance.now();
+    if (this.#offline) return;
     if (h) {
       if (h.dead || now - h.at <= DEAD_AFTER_MS) return;
       h.dead = true;
@@ -182,7 +212,7 @@ export class WorkerNode {
   }
 
   #beat(): void {
-    const hb: Heartbeat = { node: this.options.nodeId, httpUrl: this.httpUrl, replicas: [...this.#replicas.keys()] };
+    const hb: Heartbeat = { node: this.options.nodeId, httpUrl: this.httpUrl, replicas: [...this.#replicas.keys()], since: this.#since };
     this.nc.publish(this.subjects.heartbeat, encodeWire(hb));
     // After the heartbeat: whatever failing the head's replicas does, this node keeps beating.
     this.#checkHead();
@@ -201,9 +231,8 @@ export class WorkerNode {
         for (const rec of records) logger.write(rec);
       },
     };
-    const r = new ReplicaWorker(b.appName, b.spec, api, b.id);
+    const r = this.newReplica(b.appName, b.spec, api, b.id);
     r.node = this.options.nodeId;
-    r.locate = (spec) => fromDeployedCode(this.code, spec);
     this.#replicas.set(r.id, r);
     this.#agent!.bridge.serve(r.id);
     r.onExit((err) => {

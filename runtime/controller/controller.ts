@@ -4,7 +4,7 @@
  */
 import * as Comlink from "comlink";
 import { DeploymentUnavailableError, ServeError } from "../../sdk/errors.ts";
-import type { AppSpec } from "../../sdk/graph.ts";
+import type { AppSpec, DeploymentSpec } from "../../sdk/graph.ts";
 import type { ApplicationStatus, ServeStatus } from "../../sdk/status.ts";
 import type { RouterLimits } from "../router/router.ts";
 import type { PortLike } from "../wire/port.ts";
@@ -70,6 +70,8 @@ export class Controller {
   onRoutesChanged: () => void = () => {};
   /** Set by a cluster head before anything is deployed. */
   cluster: ClusterHooks | undefined;
+  /** Makes a replica in this process: a Worker (the cluster's simulation puts a stand-in here). */
+  newReplica = (appName: string, spec: DeploymentSpec, api: ControllerForReplica): ManagedReplica => new ReplicaWorker(appName, spec, api);
 
   constructor(main: CallerThread) {
     this.#threads.set("main", main);
@@ -357,7 +359,7 @@ export class Controller {
       },
     };
     const remote = this.cluster?.place(d, api);
-    const r: ManagedReplica = remote ?? new ReplicaWorker(d.appName, d.spec, api);
+    const r: ManagedReplica = remote ?? this.newReplica(d.appName, d.spec, api);
     if (!remote) this.cluster?.placedHere(r);
     id = r.id;
     this.#replicas.set(r.id, r);

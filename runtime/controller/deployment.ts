@@ -310,6 +310,9 @@ export class DeploymentState {
     const replaced = this.reconcile().catch((err: Error) => {
       this.status = "UNHEALTHY";
       this.message = err.message;
+      // Invariant: a deployment short of replicas keeps trying, as after a loss (no node had room
+      // for the replacement: one that joins later takes it). It stayed short for good before.
+      if (!this.#stopped) this.#recover(500);
     });
     await this.events.changed(this);
     await r.stop(this.spec.options.gracefulShutdownTimeoutMs);
