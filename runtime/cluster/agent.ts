@@ -98,11 +98,12 @@ export class NodeAgent {
 
   /**
    * Node `node` is gone and nobody will say which of its replicas died (it was the head): every
-   * link here to a replica there fails what it has in flight.
+   * link here to a replica there fails what it has in flight, but those to `alive` (the replicas
+   * of the head that took its place, which may have linked this node's threads already).
    */
-  nodeDead(node: string, message: string): void {
+  nodeDead(node: string, message: string, alive: ReadonlySet<string> = new Set()): void {
     const dead = new Set<string>();
-    for (const [key, at] of this.#links) if (at === node) dead.add(key.split("\n")[1]!);
+    for (const [key, at] of this.#links) if (at === node && !alive.has(key.split("\n")[1]!)) dead.add(key.split("\n")[1]!);
     for (const id of dead) this.gone(id, message);
   }
 }

@@ -88,6 +88,7 @@ export class ClusterHead implements ClusterHooks, NodeLine {
         ctl: (b: { thread: string; op: string; args: unknown[] }) => this.#fromThread(b.thread, b.op, b.args),
         exit: (b: { id: string; message: string }) => this.#remote.get(b.id)?.exited(new ReplicaDiedError(b.message)),
         bye: (b: { node: string }) => this.#leaving(b.node),
+        reconnected: (b: { node: string; replicas: string[] }) => this.#reconnected(b.node, b.replicas),
       }),
       subscribe(nc, subjects.heartbeat, (msg) => this.#heard(decodeWire(msg.data) as Heartbeat)),
     );
@@ -296,6 +297,26 @@ export class ClusterHead implements ClusterHooks, NodeLine {
     await Promise.all([...this.#remote.values()].filter((r) => r.node === node).map((r) => this.controller.retire(r.id)));
     n.leaving = false;
     this.#forgetNode(node, `node ${node} left the cluster`);
+  }
+
+  /**
+   * Node `node` was off NATS and is back: what the head sent it meanwhile is lost (NATS core is at
+   * most once). Invariant: a replica the head started there that the node does not run never got
+   * its spawn (it would wait NO_LIMIT_MS for an answer): it ended, and starts elsewhere. The
+   * node's threads ask again for their routes, and every link is made again (the node keeps those
+   * it has): a link or a route sent meanwhile was lost. (A spawn sent just as the node came back
+   * may still arrive: that replica is unknown then, and its node's next heartbeat stops it.)
+   */
+  #reconnected(node: string, running: string[]): void {
+    const n = this.#nodes.get(node);
+    if (!n || n.status === "DEAD") return;
+    const runs = new Set(running);
+    for (const r of [...this.#remote.values()]) {
+      if (r.node !== node) continue;
+      this.controller.linksLost(r.id);
+      if (!runs.has(r.id)) r.exited(new ReplicaDiedError(`replica ${r.id} did not start: node ${node} was off NATS when it was asked to`));
+    }
+    this.controller.linksLost(nodeMain.name(node));
   }
 
   /** Node `node` is dead: what ran there fails and is replaced elsewhere; callers stop using it at once. */

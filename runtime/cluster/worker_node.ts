@@ -138,7 +138,7 @@ export class WorkerNode {
       }),
     );
     this.#joinedAt = performance.now();
-    void this.#watchConnection();
+    void this.#watchConnection(runtime);
     this.#beat();
     this.#timer = setInterval(() => this.#beat(), HEARTBEAT_EVERY_MS);
   }
@@ -159,7 +159,8 @@ export class WorkerNode {
     this.#head = { node: hb.node, since: hb.headSince, at: performance.now(), dead: false };
     if (h && (h.node !== hb.node || h.since !== hb.headSince) && !h.dead) {
       logger.warn(`the head (node ${h.node}) restarted: what was in flight at its replicas fails`);
-      agent.nodeDead(h.node, `the head (node ${h.node}) restarted; its replicas are gone`);
+      // Not the new head's own replicas: it may have linked this node to them before its first heartbeat came.
+      agent.nodeDead(h.node, `the head (node ${h.node}) restarted; its replicas are gone`, new Set(hb.replicas));
     }
   }
 
@@ -172,13 +173,18 @@ export class WorkerNode {
    */
   #offline = false;
 
-  async #watchConnection(): Promise<void> {
+  async #watchConnection(runtime: NodeRuntime): Promise<void> {
     for await (const s of this.nc.status()) {
       if (s.type === "disconnect") this.#offline = true;
       else if (s.type === "reconnect") {
         this.#offline = false;
         if (this.#head) this.#head.at = performance.now();
         this.#joinedAt = performance.now();
+        // What the head sent meanwhile is lost: it hears what runs here, then every thread here
+        // asks again for its routes and links (head.ts, #reconnected).
+        tell(this.nc, this.subjects.head, "reconnected", { node: this.options.nodeId, replicas: [...this.#replicas.keys()] });
+        runtime.resubscribe();
+        for (const r of this.#replicas.values()) if (r.alive) void r.host.resubscribe().catch(() => {});
       }
     }
   }

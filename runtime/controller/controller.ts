@@ -230,6 +230,14 @@ export class Controller {
     this.#publishTo(thread, d);
   }
 
+  /**
+   * The links of `thread` may have been lost (its node was off NATS): each is made again when
+   * the thread next subscribes or connects (its node keeps those it has).
+   */
+  linksLost(thread: string): void {
+    for (const pair of [...this.#connected]) if (pair.startsWith(`${thread}>`)) this.#connected.delete(pair);
+  }
+
   /** Gives `thread` a direct port to `replicaId` (if it has none). */
   connect(thread: string, replicaId: string): void {
     const pair = `${thread}>${replicaId}`;

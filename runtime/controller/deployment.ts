@@ -306,6 +306,11 @@ export class DeploymentState {
    */
   async retire(r: ManagedReplica): Promise<void> {
     if (!this.replicas.includes(r) || r.state === "STOPPING" || this.#stopped) return;
+    // Invariant: one replacement per replica retired. One still starting is abandoned (as a
+    // scale-down does): its start, which its node's leaving ends, is not tried again beside it.
+    const cancel = this.#cancelStart.get(r);
+    this.#cancelStart.delete(r);
+    cancel?.();
     r.state = "STOPPING";
     const replaced = this.reconcile().catch((err: Error) => {
       this.status = "UNHEALTHY";
