@@ -375,12 +375,15 @@ export class Controller {
       // A replica elsewhere gets its ports from its node, and news of deaths from the cluster's broadcast.
       ...(remote && { remote: true }),
       // Only real MessagePorts reach a Worker (the bridge's own ports stay on the main thread).
-      addLink: (replicaId, port) => void r.host.addLink(replicaId, Comlink.transfer(port as MessagePort, [port as MessagePort])),
+      // Invariant: no call to a replica's host is left to reject unhandled (that ends a Bun
+      // process): on another node one fails when the replica or its node is gone (no answer,
+      // no responders), and what it said is moot then.
+      addLink: (replicaId, port) => void r.host.addLink(replicaId, Comlink.transfer(port as MessagePort, [port as MessagePort])).catch(() => {}),
       setReplicas: (key, ids, limits) => (r.alive ? r.host.setReplicas(key, ids, limits) : undefined),
-      unavailable: (key, message, name) => void r.host.unavailable(key, message, name),
-      replicaDied: (replicaId, message) => void r.host.replicaDied(replicaId, message),
-      setDirectory: (dir) => void r.host.setDirectory(dir),
-      setModels: (replicaId, ids) => void r.host.setModels(replicaId, ids),
+      unavailable: (key, message, name) => void r.host.unavailable(key, message, name).catch(() => {}),
+      replicaDied: (replicaId, message) => void r.host.replicaDied(replicaId, message).catch(() => {}),
+      setDirectory: (dir) => void r.host.setDirectory(dir).catch(() => {}),
+      setModels: (replicaId, ids) => void r.host.setModels(replicaId, ids).catch(() => {}),
       queued: (key) => (r.alive ? r.host.queuedFor(key) : 0),
     });
     r.onExit((err) => {

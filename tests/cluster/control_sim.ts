@@ -504,7 +504,13 @@ export class Sim {
     Date.now = () => 1_800_000_000_000 + Math.floor(this.now);
     logger.toStderr = false;
     logger.listeners.add(this.#log);
+    process.on("unhandledRejection", this.#unhandled);
   }
+
+  /** A rejection nobody handles ends a Bun process: here it fails the schedule. */
+  readonly #unhandled = (reason: unknown) => {
+    this.errors.push(`${this.current?.name ?? "the test"}: a promise rejection nobody handled: ${(reason as Error)?.stack ?? reason}`);
+  };
 
   uninstall(): void {
     const s = this.#saved;
@@ -519,6 +525,7 @@ export class Sim {
     Math.random = s.random;
     logger.toStderr = s.toStderr;
     logger.listeners.delete(this.#log);
+    process.off("unhandledRejection", this.#unhandled);
     this.#saved = undefined;
   }
 
