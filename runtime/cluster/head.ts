@@ -103,6 +103,39 @@ export class ClusterHead implements ClusterHooks, NodeLine {
     this.#beat = setInterval(beat, HEARTBEAT_EVERY_MS);
     (this.#beat as { unref?: () => void }).unref?.();
     controller.cluster = this;
+    void this.#watchConnection();
+  }
+
+  /** Off NATS (it reconnects): nodes unheard meanwhile are not silent, the head is deaf. */
+  #offline = false;
+
+  /**
+   * Invariant: the head declares a node dead only for a silence it listened through. Back on
+   * NATS, each node has DEAD_AFTER_MS to be heard again (declared dead on the head's own
+   * silence, every node's replicas were replaced at once); and what the nodes sent meanwhile
+   * is lost (a thread's subscribe or connect): their threads ask again, and links are made
+   * again (each node keeps those it has). A replica still starting elsewhere may have lost the
+   * answer to its spawn (it would wait NO_LIMIT_MS): it ends, and starts again; its node's next
+   * heartbeat stops the first one if it did start.
+   */
+  async #watchConnection(): Promise<void> {
+    for await (const s of this.nc.status()) {
+      if (s.type === "disconnect") this.#offline = true;
+      else if (s.type === "reconnect") {
+        this.#offline = false;
+        const now = performance.now();
+        for (const [id, n] of this.#nodes) {
+          if (id === this.#me || n.status !== "ALIVE") continue;
+          n.lastSeen = now;
+          this.controller.linksLost(nodeMain.name(id));
+          for (const r of this.#remote.values()) if (r.node === id) this.controller.linksLost(r.id);
+          if (!this.#adoptable) this.tell(id, "resubscribe", {});
+        }
+        for (const r of [...this.#remote.values()]) {
+          if (r.state === "STARTING") r.exited(new ReplicaDiedError(`replica ${r.id} did not start: the head was off NATS while it started on node ${r.node}`));
+        }
+      }
+    }
   }
 
   /**
@@ -248,15 +281,20 @@ export class ClusterHead implements ClusterHooks, NodeLine {
       return;
     }
     const known = this.#nodes.get(hb.node);
-    if (known?.leaving) return void (known.lastSeen = performance.now());
     // Invariant: one run of a node at a time. A node started again under its id before it was
-    // missed (within DEAD_AFTER_MS) ran nothing of what the head placed there, and its threads
-    // have none of the links the controller made for the run before: that run is dead, and this
-    // one joins afresh. A heartbeat of the run before (in flight when it ended) is ignored.
+    // missed (within DEAD_AFTER_MS), or while the head still moved the replicas of its run that
+    // left, ran nothing of what the head placed there, and its threads have none of the links
+    // the controller made for the run before: that run is dead, and this one joins afresh. A
+    // heartbeat of the run before (in flight when it ended) is ignored.
     if (known?.since !== undefined && hb.since !== undefined && hb.since !== known.since) {
       if (hb.since < known.since) return;
-      this.#dead(hb.node, "was started again");
+      if (known.leaving) {
+        known.leaving = false;
+        for (const r of [...this.#remote.values()]) if (r.node === hb.node) r.exited(new ReplicaDiedError(`replica ${r.id} died: node ${hb.node} left the cluster`));
+        this.#forgetNode(hb.node, `node ${hb.node} left the cluster`);
+      } else this.#dead(hb.node, "was started again");
     }
+    if (known?.leaving) return void (known.lastSeen = performance.now());
     if (!known || known.status === "DEAD") {
       this.#nodes.set(hb.node, { status: "ALIVE", lastSeen: performance.now(), httpUrl: hb.httpUrl, replicas: new Set(hb.replicas), since: hb.since });
       logger.info(`node ${hb.node} joined (HTTP at ${hb.httpUrl ?? "none"})`, { node: hb.node });
@@ -268,6 +306,12 @@ export class ClusterHead implements ClusterHooks, NodeLine {
     } else {
       known.lastSeen = performance.now();
       known.replicas = new Set(hb.replicas);
+      // Invariant: a replica the head has running there is in each heartbeat of its node (the
+      // node answered its spawn before it beat again, and NATS keeps the node's order). One that
+      // is not died there, and the node's "exit" was lost (the head was off NATS).
+      for (const r of [...this.#remote.values()]) {
+        if (r.node === hb.node && r.state === "RUNNING" && !known.replicas.has(r.id)) r.exited(new ReplicaDiedError(`replica ${r.id} died: node ${hb.node} no longer runs it`));
+      }
       // Heard a heartbeat later than any sent before the failed request: it listens again.
       if (known.unreachableAt !== undefined && known.lastSeen - known.unreachableAt >= HEARTBEAT_EVERY_MS) known.unreachableAt = undefined;
     }
@@ -277,6 +321,7 @@ export class ClusterHead implements ClusterHooks, NodeLine {
   }
 
   #checkNodes(): void {
+    if (this.#offline) return;
     const now = performance.now();
     for (const [id, n] of this.#nodes) {
       if (n.status === "ALIVE" && now - n.lastSeen > DEAD_AFTER_MS) this.#dead(id, `has not been heard from for ${DEAD_AFTER_MS / 1000} s`);
@@ -295,6 +340,8 @@ export class ClusterHead implements ClusterHooks, NodeLine {
     n.leaving = true;
     logger.info(`node ${node} is leaving; moving its replicas to the other nodes`, { node });
     await Promise.all([...this.#remote.values()].filter((r) => r.node === node).map((r) => this.controller.retire(r.id)));
+    // Unless it was started again meanwhile (#heard forgot this run then).
+    if (!n.leaving) return;
     n.leaving = false;
     this.#forgetNode(node, `node ${node} left the cluster`);
   }

@@ -123,7 +123,11 @@ export class WorkerNode {
           await r.host.setDirectory(b.directory);
           await r.host.resubscribe();
         },
-        resubscribe: () => runtime.resubscribe(),
+        // The head restarted, or was off NATS: every thread here asks again for its routes.
+        resubscribe: () => {
+          runtime.resubscribe();
+          for (const r of this.#replicas.values()) if (r.alive) void r.host.resubscribe().catch(() => {});
+        },
         thread: (b: { method: string; args: unknown[] }) => (runtime.mainThread as unknown as Record<string, (...a: unknown[]) => unknown>)[b.method]!(...b.args),
       }),
       serveControl(this.nc, this.subjects.all, {

@@ -474,7 +474,7 @@ export class Sim {
     return t;
   }
 
-  #saved: { setTimeout: typeof setTimeout; setInterval: typeof setInterval; clearTimeout: typeof clearTimeout; clearInterval: typeof clearInterval; now: () => number; dateNow: () => number; toStderr: boolean; random: () => number } | undefined;
+  #saved: { setTimeout: typeof setTimeout; setInterval: typeof setInterval; clearTimeout: typeof clearTimeout; clearInterval: typeof clearInterval; now: () => number; dateNow: () => number; toStderr: boolean; logLevel: typeof logger.settings.logLevel; random: () => number } | undefined;
 
   /** Virtual time replaces the real one until `uninstall()`; logs are kept here instead of written. */
   install(): void {
@@ -487,6 +487,7 @@ export class Sim {
       now: performance.now.bind(performance),
       dateNow: Date.now,
       toStderr: logger.toStderr,
+      logLevel: logger.settings.logLevel,
       random: Math.random,
     };
     Math.random = this.random;
@@ -503,14 +504,9 @@ export class Sim {
     Object.defineProperty(performance, "now", { value: () => this.now, configurable: true, writable: true });
     Date.now = () => 1_800_000_000_000 + Math.floor(this.now);
     logger.toStderr = false;
+    logger.settings.logLevel = "info";
     logger.listeners.add(this.#log);
-    process.on("unhandledRejection", this.#unhandled);
   }
-
-  /** A rejection nobody handles ends a Bun process: here it fails the schedule. */
-  readonly #unhandled = (reason: unknown) => {
-    this.errors.push(`${this.current?.name ?? "the test"}: a promise rejection nobody handled: ${(reason as Error)?.stack ?? reason}`);
-  };
 
   uninstall(): void {
     const s = this.#saved;
@@ -524,8 +520,8 @@ export class Sim {
     Date.now = s.dateNow;
     Math.random = s.random;
     logger.toStderr = s.toStderr;
+    logger.settings.logLevel = s.logLevel;
     logger.listeners.delete(this.#log);
-    process.off("unhandledRejection", this.#unhandled);
     this.#saved = undefined;
   }
 

@@ -12,8 +12,8 @@ import { FakeReplica, Sim, SimHead, SimNode } from "./control_sim.ts";
 const APP = "a";
 const KEYS = [`${APP}/Model`, `${APP}/Ingress`];
 
-type Fault = "crash" | "kill" | "killAndRejoin" | "leave" | "leaveAndRejoin" | "headRestart" | "cut";
-const FAULTS: Fault[] = ["crash", "kill", "killAndRejoin", "leave", "leaveAndRejoin", "headRestart", "cut"];
+type Fault = "crash" | "kill" | "killAndRejoin" | "leave" | "leaveAndRejoin" | "headRestart" | "cut" | "cutHead";
+const FAULTS: Fault[] = ["crash", "kill", "killAndRejoin", "leave", "leaveAndRejoin", "headRestart", "cut", "cutHead"];
 
 /** After the last fault, this long without one: enough for 3 failed health checks (10 s apart), a stop and a replacement. */
 const QUIET_MS = 60_000;
@@ -93,6 +93,14 @@ async function run(sim: Sim, faultsWanted?: Fault[]): Promise<Outcome> {
           sim.pick(all).crash();
           done.push("crash");
         }
+        return;
+      }
+      if (fault === "cutHead") {
+        if (!head.proc.alive || head.proc.cut) return;
+        const h = head;
+        done.push("cutHead");
+        sim.cut(h.proc, h.conn);
+        sim.at(sim.now + sim.between(200, 2 * DEAD_AFTER_MS), () => sim.heal(h.proc, h.conn));
         return;
       }
       if (fault === "headRestart") {
@@ -201,12 +209,17 @@ function check(
       if (JSON.stringify([...routed!].sort()) !== JSON.stringify(want)) fail(`${name} routes ${key} to [${routed}], the running replicas are [${want}]`);
       for (const id of want) if (!t.live.has(id)) fail(`${name} routes ${key} to ${id} but has no link to it`);
     }
-    // A node declared dead that was not (its heartbeats were lost) has its links made anew when it
-    // joins again: calls in flight on the old ones have no answer coming (the replicas' nodes
-    // closed their ends), and fail at once. So does a reconnect, and a node started again whose
-    // first heartbeats were lost (its threads asked the head before the head knew it was new).
-    // Otherwise a link is made once.
-    const missed = sim.logs.some((r) => r.msg.startsWith(`node ${proc.name} has not been heard from`) || r.msg.startsWith(`node ${proc.name} was started again`));
+    // A link is made once, unless its other end was closed: the head forgot the node's threads
+    // (declared dead, started again, or left, while this run may already have been linked: the
+    // replicas' nodes closed their ends, and calls in flight there have no answer coming, so a
+    // new link fails them at once), the node found the head silent (it failed its links there),
+    // or it reconnected.
+    const me = `${proc.name}#${proc.incarnation}`;
+    const missed = sim.logs.some(
+      (r) =>
+        /^node (\S+) (has not been heard from|was started again|is leaving)/.exec(r.msg)?.[1] === proc.name ||
+        (r.proc?.startsWith(me) && r.msg.startsWith(`the head (node ${head.nodeId}) has not been heard from`)),
+    );
     if (proc.reconnects === 0 && !missed) for (const [id, n] of t.links) if (n > 1) fail(`${name} got ${n} links to ${id}`);
   }
 
