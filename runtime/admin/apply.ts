@@ -105,8 +105,11 @@ export class ConfigApplier {
   requested = 0;
   completed = 0;
   lastErrors: Record<string, string> = {};
-  /** Called after each apply with the config applications as they now are (a cluster's head stores them). */
-  onApplied: ((apps: PreparedApp[]) => void) | undefined;
+  /**
+   * Called after each apply with the config applications as they now are (a cluster's head
+   * stores them); the apply completes once it resolves, so a deploy said done is stored.
+   */
+  onApplied: ((apps: PreparedApp[]) => void | Promise<void>) | undefined;
   /** Called before an application deploys (a cluster's head stores its code for every node). */
   beforeDeploy: ((app: PreparedApp) => Promise<void>) | undefined;
 
@@ -177,9 +180,9 @@ export class ConfigApplier {
         } else logger.info(`config ${generation}: application ${application} is running`, { application });
       });
     } finally {
+      await this.onApplied?.([...this.#apps.values()]);
       this.completed = generation;
       this.lastErrors = errors;
-      this.onApplied?.([...this.#apps.values()]);
     }
     return { deployed: prepared.apps.map((a) => a.config.name), deleted, errors };
   }

@@ -152,7 +152,9 @@ export class ClusterHead implements ClusterHooks, NodeLine {
       tell(this.nc, this.subjects.all, "gone", { id: r.id, message: `replica ${r.id} died: the head (node ${r.node}) restarted` });
       this.state.deleteReplica(r.id);
     }
-    applier.onApplied = (now) => void this.state.setApps(now);
+    // Invariant: an apply completes once its applications are stored (a head killed just after a
+    // deploy it said was done takes it back); a failed write is logged, and the apply completes.
+    applier.onApplied = (now) => this.state.setApps(now);
     // Applications taken back run the code stored when they were deployed (their files may be gone);
     // from then on, each deploy stores its code first.
     const storeFromNowOn = () => (applier.beforeDeploy = (app) => storeCode(this.code, app));

@@ -825,7 +825,7 @@ class SimApplier {
           if (r.status === "rejected") errors[prepared.apps[i]!.config.name] = (r.reason as Error).message;
         });
       } finally {
-        this.onApplied?.([...this.#apps.values()]);
+        await this.onApplied?.([...this.#apps.values()]);
       }
       return { errors };
     });
