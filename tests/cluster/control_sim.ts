@@ -394,7 +394,10 @@ export class FakeReplica implements ManagedReplica {
     this.#exited = true;
     const listeners = this.#onExit;
     this.#onExit = [];
-    for (const l of listeners) l(new Error(`replica ${this.id} crashed`));
+    // What its process does about it is that process's (its timers die with it).
+    this.sim.as(this.proc, () => {
+      for (const l of listeners) l(new Error(`replica ${this.id} crashed`));
+    });
   }
 
   async stop(_timeoutMs: number): Promise<void> {
