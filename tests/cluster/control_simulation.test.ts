@@ -15,8 +15,11 @@ const KEYS = [`${APP}/Model`, `${APP}/Ingress`];
 type Fault = "crash" | "kill" | "killAndRejoin" | "leave" | "leaveAndRejoin" | "headRestart" | "cut" | "cutHead";
 const FAULTS: Fault[] = ["crash", "kill", "killAndRejoin", "leave", "leaveAndRejoin", "headRestart", "cut", "cutHead"];
 
-/** After the last fault, this long without one: enough for 3 failed health checks (10 s apart), a stop and a replacement. */
-const QUIET_MS = 60_000;
+/**
+ * After the last fault, this long without one: enough for a node to be missed (5 s), a stop
+ * nobody answers (25 s), and a replacement's start retried with backoff.
+ */
+const QUIET_MS = 40_000;
 
 interface Outcome {
   summary: string;
@@ -246,7 +249,7 @@ function check(
 }
 
 const only = process.env.SIM_SEED;
-const SCHEDULES = Number(process.env.SIM_SCHEDULES ?? 300);
+const SCHEDULES = Number(process.env.SIM_SCHEDULES ?? 400);
 /** Seeds that once failed (the bug named beside each), run every time besides the random ones. */
 const REGRESSIONS: number[] = [
   7000335, // a head killed just after a deploy it said was done forgot the application (stored after)
