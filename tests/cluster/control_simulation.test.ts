@@ -8,7 +8,8 @@
 import { expect, test } from "bun:test";
 import type { PreparedApp } from "../../runtime/admin/apply.ts";
 import { DEAD_AFTER_MS } from "../../runtime/cluster/heartbeat.ts";
-import { Sim, SimHead, SimNode } from "./control_sim.ts";
+import { Sim } from "./control_sim.ts";
+import { SimHead, SimNode } from "./control_sim_nodes.ts";
 
 const APP = "a";
 
@@ -249,7 +250,7 @@ function check(
 }
 
 const only = process.env.SIM_SEED;
-const SCHEDULES = Number(process.env.SIM_SCHEDULES ?? 400);
+const SCHEDULES = Number(process.env.SIM_SCHEDULES ?? 300);
 /** Seeds that once failed (the bug named beside each), run every time besides the random ones. */
 const REGRESSIONS: number[] = [
   7000335, // a head killed just after a deploy it said was done forgot the application (stored after)
