@@ -12,7 +12,8 @@
  * ("no responders"); a request unanswered within its timeout fails; a process killed loses what
  * was sent to it, while what it sent before reaches the server and is delivered. What it may
  * lose, as NATS core may (at most once): a few heartbeats, and what was on its way to a node
- * cut off from the server (what that node sends meanwhile leaves when it is back). The KV
+ * cut off from the server (what that node sends or asks meanwhile waits in its connection and
+ * leaves when it is back). The KV
  * bucket (JetStream) loses nothing that was written.
  *
  * The virtual clock replaces setTimeout, setInterval, performance.now and Date.now while a
@@ -143,8 +144,8 @@ export class SimConnection {
   readonly info = { max_payload: 1024 * 1024 };
   /** Each status() iterator (nats.js gives every caller its own). */
   readonly feeds: StatusFeed[] = [];
-  /** What it published while cut off, sent once it is back. */
-  readonly outbox: [string, Uint8Array, string | undefined][] = [];
+  /** What it sent while cut off (nats.js keeps it), sent once it is back. */
+  readonly outbox: (() => void)[] = [];
   closed = false;
   #inbox = 0;
   constructor(
@@ -178,16 +179,18 @@ export class SimConnection {
         },
       });
       this.net.requested(inbox, this, subject, data);
-      if (!this.net.hasListener(subject)) {
+      const send = () => {
+        if (this.net.hasListener(subject)) return this.net.publish(this, subject, data, inbox);
         // The server answers "503 no responders" at once (a status message, no body).
         clearTimeout(timer);
         sub.unsubscribe();
         this.net.answered(inbox);
         const cause = Object.assign(new Error(`no responders: '${subject}'`), { name: "NoResponders" });
         setTimeout(() => reject(Object.assign(new Error(cause.message, { cause }), { name: "RequestError", isNoResponders: () => true })), 0);
-        return;
-      }
-      this.net.publish(this, subject, data, inbox);
+      };
+      // Cut off, the request waits in the connection; the server sees it once it is back.
+      if (this.proc.cut) this.outbox.push(send);
+      else send();
     });
   }
   flush(): Promise<void> {
@@ -399,7 +402,7 @@ export class Sim {
   publish(from: SimConnection, subject: string, data: Uint8Array, reply: string | undefined): void {
     if (from.closed || !from.proc.alive) return;
     // Cut off, nats.js keeps what its process publishes and sends it once reconnected.
-    if (from.proc.cut) return void from.outbox.push([subject, data, reply]);
+    if (from.proc.cut) return void from.outbox.push(() => this.publish(from, subject, data, reply));
     // Copied, as a message on the wire is: the sender may reuse its buffer.
     const copy = new Uint8Array(data);
     for (const sub of this.#subs.get(subject) ?? []) {
@@ -471,7 +474,7 @@ export class Sim {
     proc.cut = false;
     proc.reconnects++;
     this.as(proc, () => conn.pushStatus("reconnect"));
-    for (const [subject, data, reply] of conn.outbox.splice(0)) this.publish(conn, subject, data, reply);
+    for (const send of conn.outbox.splice(0)) send();
   }
 
   // --- the scheduler ---

@@ -1,8 +1,8 @@
 // The cluster's control protocol (head <-> worker nodes) under every message order: the real
 // ClusterHead, Controller, WorkerNode and NodeAgent over a seeded in-memory NATS with a virtual
 // clock (tests/cluster/control_sim.ts), through joins, deploys, replicas crashing, nodes killed,
-// leaving, cut off from NATS and started again under their old id, and the head restarted or cut
-// off. A failure prints its seed; replay it with
+// leaving, cut off from NATS and started again under their old id, the head restarted or cut
+// off, and the NATS server restarted (everyone cut off at once, each back at its own time). A failure prints its seed; replay it with
 // SIM_SEED=<seed> npx bun test tests/cluster/control_simulation.test.ts (SIM_TRACE=1 prints each
 // step; SIM_SCHEDULES=<n> runs more schedules, SIM_BASE=<n> others).
 import { expect, test } from "bun:test";
@@ -13,8 +13,8 @@ import { SimHead, SimNode } from "./control_sim_nodes.ts";
 
 const APP = "a";
 
-type Fault = "crash" | "kill" | "killAndRejoin" | "leave" | "leaveAndRejoin" | "headRestart" | "cut" | "cutHead";
-const FAULTS: Fault[] = ["crash", "kill", "killAndRejoin", "leave", "leaveAndRejoin", "headRestart", "cut", "cutHead"];
+type Fault = "crash" | "kill" | "killAndRejoin" | "leave" | "leaveAndRejoin" | "headRestart" | "cut" | "cutHead" | "natsRestart";
+const FAULTS: Fault[] = ["crash", "kill", "killAndRejoin", "leave", "leaveAndRejoin", "headRestart", "cut", "cutHead", "natsRestart"];
 
 /**
  * After the last fault, this long without one: enough for a node to be missed (5 s), a stop
@@ -105,6 +105,16 @@ async function run(sim: Sim, faultsWanted?: Fault[]): Promise<Outcome> {
         if (all.length) {
           sim.pick(all).crash();
           done.push("crash");
+        }
+        return;
+      }
+      if (fault === "natsRestart") {
+        // Every node loses the server at once, and each is back when its reconnect succeeds.
+        done.push("natsRestart");
+        for (const p of [head, ...live]) {
+          if (!p.proc.alive || p.proc.cut) continue;
+          sim.cut(p.proc, p.conn);
+          sim.at(sim.now + sim.between(100, 3000), () => sim.heal(p.proc, p.conn));
         }
         return;
       }
