@@ -112,7 +112,9 @@ export class ClusterHead implements ClusterHooks, NodeLine {
   /**
    * Invariant: the head declares a node dead only for a silence it listened through. Back on
    * NATS, each node has DEAD_AFTER_MS to be heard again (declared dead on the head's own
-   * silence, every node's replicas were replaced at once); and what the nodes sent meanwhile
+   * silence, every node's replicas were replaced at once), and gets no replica until it is
+   * (after a NATS restart it may not be back yet: each start attempt there would fail at once,
+   * and a deployment gives up after three); and what the nodes sent meanwhile
    * is lost (a thread's subscribe or connect): their threads ask again, and links are made
    * again (each node keeps those it has). A replica still starting elsewhere may have lost the
    * answer to its spawn (it would wait NO_LIMIT_MS): it ends, and starts again; its node's next
@@ -127,6 +129,7 @@ export class ClusterHead implements ClusterHooks, NodeLine {
         for (const [id, n] of this.#nodes) {
           if (id === this.#me || n.status !== "ALIVE") continue;
           n.lastSeen = now;
+          n.unreachableAt = now;
           this.controller.linksLost(nodeMain.name(id));
           for (const r of this.#remote.values()) if (r.node === id) this.controller.linksLost(r.id);
           if (!this.#adoptable) this.tell(id, "resubscribe", {});
