@@ -263,6 +263,8 @@ export class Sim {
   /** Every log record, and what went wrong outside them (a timer that threw). */
   readonly logs: (LogRecord & { proc?: string })[] = [];
   readonly errors: string[] = [];
+  /** Reconnects of any process. */
+  reconnects = 0;
   /** Heartbeats lost (NATS core is at most once) with this probability. */
   dropHeartbeats = 0;
   readonly traceLines: string[] = [];
@@ -472,7 +474,7 @@ export class Sim {
     if (!proc.alive || !proc.cut) return;
     this.trace(`${proc.name} is back on NATS`);
     proc.cut = false;
-    proc.reconnects++;
+    this.reconnects++;
     this.as(proc, () => conn.pushStatus("reconnect"));
     for (const send of conn.outbox.splice(0)) send();
   }

@@ -25,8 +25,6 @@ export class Proc {
   cut = false;
   readonly replicas = new Map<string, FakeReplica>();
   readonly main = new FakeThread();
-  /** Reconnects its connection saw (links are made anew after one: a second addLink is right then). */
-  reconnects = 0;
   constructor(
     readonly name: string,
     readonly incarnation: number,
