@@ -355,8 +355,10 @@ export class ClusterHead implements ClusterHooks, NodeLine {
    * Node `node` was off NATS and is back: what the head sent it meanwhile is lost (NATS core is at
    * most once). Invariant: a replica the head started there that the node does not run never got
    * its spawn (it would wait NO_LIMIT_MS for an answer): it ended, and starts elsewhere. The
-   * node's threads ask again for their routes, and every link is made again (the node keeps those
-   * it has): a link or a route sent meanwhile was lost. (A spawn sent just as the node came back
+   * node's threads ask again for their routes (the head tells it to; with the node also asking
+   * on its own, tests/cluster/reconnect.test.ts lost calls through NATS restarts in a row, a
+   * cause not yet found), and every
+   * link is made again (the node keeps those it has): a link or a route sent meanwhile was lost. (A spawn sent just as the node came back
    * may still arrive: that replica is unknown then, and its node's next heartbeat stops it.)
    */
   #reconnected(node: string, running: string[]): void {
@@ -369,6 +371,7 @@ export class ClusterHead implements ClusterHooks, NodeLine {
       if (!runs.has(r.id)) r.exited(new ReplicaDiedError(`replica ${r.id} did not start: node ${node} was off NATS when it was asked to`));
     }
     this.controller.linksLost(nodeMain.name(node));
+    if (!this.#adoptable) this.tell(node, "resubscribe", {});
   }
 
   /** Node `node` is dead: what ran there fails and is replaced elsewhere; callers stop using it at once. */

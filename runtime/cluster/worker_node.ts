@@ -142,7 +142,7 @@ export class WorkerNode {
       }),
     );
     this.#joinedAt = performance.now();
-    void this.#watchConnection(runtime);
+    void this.#watchConnection();
     this.#beat();
     this.#timer = setInterval(() => this.#beat(), HEARTBEAT_EVERY_MS);
   }
@@ -177,18 +177,16 @@ export class WorkerNode {
    */
   #offline = false;
 
-  async #watchConnection(runtime: NodeRuntime): Promise<void> {
+  async #watchConnection(): Promise<void> {
     for await (const s of this.nc.status()) {
       if (s.type === "disconnect") this.#offline = true;
       else if (s.type === "reconnect") {
         this.#offline = false;
         if (this.#head) this.#head.at = performance.now();
         this.#joinedAt = performance.now();
-        // What the head sent meanwhile is lost: it hears what runs here, then every thread here
-        // asks again for its routes and links (head.ts, #reconnected).
+        // What the head sent meanwhile is lost: it hears what runs here, and has every thread here
+        // ask again for its routes and links (head.ts, #reconnected).
         tell(this.nc, this.subjects.head, "reconnected", { node: this.options.nodeId, replicas: [...this.#replicas.keys()] });
-        runtime.resubscribe();
-        for (const r of this.#replicas.values()) if (r.alive) void r.host.resubscribe().catch(() => {});
       }
     }
   }
