@@ -3,9 +3,8 @@
  * node (and under load), a stream of 10,000 items with flow control, and multiplexed routing
  * that follows a model to whichever node holds it.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { cleanup } from "../cli/helpers.ts";
-import { Cluster, getJson, startCluster } from "./cluster.ts";
+import { describe, expect, test } from "bun:test";
+import { Cluster, clusterForFile, getJson } from "./cluster.ts";
 import { checksum, pattern } from "./fixtures/apps.ts";
 
 /** The stream window (runtime/wire/window.ts): a producer never runs further ahead of what its consumer read. */
@@ -13,14 +12,7 @@ const STREAM_WINDOW = 1000;
 
 let cluster: Cluster;
 
-beforeAll(async () => {
-  cluster = await startCluster(2);
-}, 60_000);
-
-afterAll(async () => {
-  await cluster?.[Symbol.asyncDispose]();
-  await cleanup();
-});
+clusterForFile(2, (c) => (cluster = c));
 
 describe("calls across nodes", () => {
   test("a chain whose ingress, Adder and Multiplier sit on three different nodes answers right", async () => {

@@ -7,7 +7,8 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ServeStatus } from "../../sdk/status.ts";
-import { cliEnv, repo, Running, tempDir } from "../cli/helpers.ts";
+import { afterAll, beforeAll } from "bun:test";
+import { cleanup, cliEnv, repo, Running, tempDir } from "../cli/helpers.ts";
 import { type NatsServer, startNats } from "./nats_server.ts";
 
 export const fixtures = join(repo, "tests/cluster/fixtures/apps.ts");
@@ -227,4 +228,19 @@ export async function getJson<T>(url: string, init?: RequestInit): Promise<T> {
   const body = await res.text();
   if (res.status !== 200) throw new Error(`${init?.method ?? "GET"} ${url}: ${res.status} ${body}`);
   return JSON.parse(body) as T;
+}
+
+/**
+ * One cluster of a head and `workers` worker nodes for a test file: started before its first
+ * test, stopped (with every process the CLI helpers started) after its last; `set` receives it.
+ */
+export function clusterForFile(workers: number, set: (cluster: Cluster) => void): void {
+  let cluster: Cluster | undefined;
+  beforeAll(async () => {
+    set((cluster = await startCluster(workers)));
+  }, 60_000);
+  afterAll(async () => {
+    await cluster?.[Symbol.asyncDispose]();
+    await cleanup();
+  });
 }

@@ -265,10 +265,12 @@ const SCHEDULES = Number(process.env.SIM_SCHEDULES ?? 300);
 const REGRESSIONS: number[] = [
   7000335, // a head killed just after a deploy it said was done forgot the application (stored after)
   597654098, // a head back from a NATS restart before its nodes placed each start attempt on one of them, and gave up
+  174426286, // a worker gave the head up (its heartbeats lost after a restart) and, hearing it again, kept no link to its new replicas
 ];
 
-test(`the control protocol keeps its invariants in ${only ? "seed " + only : SCHEDULES + " random schedules"}`, async () => {
-  const base = only ? Number(only) : Number(process.env.SIM_BASE ?? (Date.now() % 1_000_000) * 1000);
+test(`the control protocol keeps its invariants in ${only ? "seed " + only : SCHEDULES + " seeded random schedules"}`, async () => {
+  // The same schedules on every run (CI must not fail on a schedule it never ran before): SIM_BASE explores others.
+  const base = only ? Number(only) : Number(process.env.SIM_BASE ?? 1_000_000);
   const seeds = only ? [base] : [...REGRESSIONS, ...Array.from({ length: SCHEDULES }, (_, i) => base + i)];
   for (const seed of seeds) await schedule(seed);
   expect(seeds.length).toBeGreaterThan(0);

@@ -9,9 +9,8 @@
  * ReplicaDiedError), but none may wait forever, and those after it succeed. And a worker that
  * leaves on SIGTERM: its replicas drain and move, no request fails.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { cleanup } from "../cli/helpers.ts";
-import { Cluster, getJson, type Node, startCluster, type Status } from "./cluster.ts";
+import { describe, expect, test } from "bun:test";
+import { Cluster, clusterForFile, getJson, type Node, startCluster, type Status } from "./cluster.ts";
 
 /** The head declares a silent node dead after 5 s (runtime/cluster/heartbeat.ts); allow for a busy machine. */
 const DEAD_WITHIN_MS = 15_000;
@@ -25,14 +24,7 @@ const DEPLOYMENTS = ["where/Where", "chain/Chain", "chain/Adder", "chain/Multipl
 
 let cluster: Cluster;
 
-beforeAll(async () => {
-  cluster = await startCluster(2);
-}, 60_000);
-
-afterAll(async () => {
-  await cluster?.[Symbol.asyncDispose]();
-  await cleanup();
-});
+clusterForFile(2, (c) => (cluster = c));
 
 interface Outcome {
   startedAt: number;

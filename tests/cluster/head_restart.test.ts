@@ -5,23 +5,15 @@
  * were at the head's own replica when it died fail (500, the replica died), none is lost, and
  * every request after the head is back succeeds.
  */
-import { afterAll, beforeAll, expect, test } from "bun:test";
-import { cleanup } from "../cli/helpers.ts";
-import { Cluster, startCluster, type Status } from "./cluster.ts";
+import { expect, test } from "bun:test";
+import { Cluster, clusterForFile, type Status } from "./cluster.ts";
 
 /** A request unanswered this long was lost. */
 const LOST_AFTER_MS = 10_000;
 
 let cluster: Cluster;
 
-beforeAll(async () => {
-  cluster = await startCluster(2);
-}, 60_000);
-
-afterAll(async () => {
-  await cluster?.[Symbol.asyncDispose]();
-  await cleanup();
-});
+clusterForFile(2, (c) => (cluster = c));
 
 const workerReplicas = (s: Status) =>
   s.applications.where!.deployments.Where!.replicas.filter((r) => r.node !== "head").map((r) => `${r.node}:${r.replicaId}`).sort();

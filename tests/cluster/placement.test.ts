@@ -3,20 +3,12 @@
  * within maxReplicasPerNode, status shows the nodes and each replica's node, and every node's
  * proxy serves every route, under load too.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { cleanup } from "../cli/helpers.ts";
-import { type Cluster, getJson, startCluster } from "./cluster.ts";
+import { describe, expect, test } from "bun:test";
+import { type Cluster, clusterForFile, getJson } from "./cluster.ts";
 
 let cluster: Cluster;
 
-beforeAll(async () => {
-  cluster = await startCluster(2);
-}, 60_000);
-
-afterAll(async () => {
-  await cluster?.[Symbol.asyncDispose]();
-  await cleanup();
-});
+clusterForFile(2, (c) => (cluster = c));
 
 type WhereAnswer = { pid: number; replica: string; path: string };
 

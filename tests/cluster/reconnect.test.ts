@@ -6,9 +6,8 @@
  * calls in flight then may fail (500, the replica died), but no request waits forever, and once
  * every node is back all succeed.
  */
-import { afterAll, beforeAll, expect, test } from "bun:test";
-import { cleanup } from "../cli/helpers.ts";
-import { Cluster, startCluster } from "./cluster.ts";
+import { expect, test } from "bun:test";
+import { Cluster, clusterForFile } from "./cluster.ts";
 
 /** A request unanswered this long was lost. */
 const LOST_AFTER_MS = 10_000;
@@ -22,14 +21,7 @@ const SETTLED_AFTER_MS = 1_000;
 
 let cluster: Cluster;
 
-beforeAll(async () => {
-  cluster = await startCluster(2);
-}, 60_000);
-
-afterAll(async () => {
-  await cluster?.[Symbol.asyncDispose]();
-  await cleanup();
-});
+clusterForFile(2, (c) => (cluster = c));
 
 interface Outcome {
   startedAt: number;
