@@ -159,22 +159,12 @@ export class WorkerNode {
   #heardHead(hb: Heartbeat, agent: NodeAgent): void {
     if (hb.headSince === undefined) return;
     const h = this.#head;
-    const givenUp = h ? h.dead : this.#neverHeard.delete(hb.node);
     // Recorded first: what the replicas' failing does must not keep this node from hearing the head.
     this.#head = { node: hb.node, since: hb.headSince, at: performance.now(), dead: false };
     if (h && (h.node !== hb.node || h.since !== hb.headSince) && !h.dead) {
       logger.warn(`the head (node ${h.node}) restarted: what was in flight at its replicas fails`);
       // Not the new head's own replicas: it may have linked this node to them before its first heartbeat came.
       agent.nodeDead(h.node, `the head (node ${h.node}) restarted; its replicas are gone`, new Set(hb.replicas));
-    }
-    // Invariant: a head this node gave up (#checkHead) and hears again gets to make its links
-    // here again. Giving up dropped every link to its node, those to replicas it started since
-    // included (a head restarted while its heartbeats were lost: found by the control
-    // simulation, seed 174426286), and its routes still name them: as after a reconnect, it
-    // hears what runs here and has every thread ask again for its routes and links.
-    if (givenUp) {
-      logger.info(`the head (node ${hb.node}) is heard again: its links to this node are made again`);
-      tell(this.nc, this.subjects.head, "reconnected", { node: this.options.nodeId, replicas: [...this.#replicas.keys()] });
     }
   }
 

@@ -265,7 +265,6 @@ const SCHEDULES = Number(process.env.SIM_SCHEDULES ?? 300);
 const REGRESSIONS: number[] = [
   7000335, // a head killed just after a deploy it said was done forgot the application (stored after)
   597654098, // a head back from a NATS restart before its nodes placed each start attempt on one of them, and gave up
-  174426286, // a worker gave the head up (its heartbeats lost after a restart) and, hearing it again, kept no link to its new replicas
 ];
 
 test(`the control protocol keeps its invariants in ${only ? "seed " + only : SCHEDULES + " seeded random schedules"}`, async () => {
